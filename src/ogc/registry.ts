@@ -12,7 +12,8 @@ export class ProcessRegistry {
     for (const plugin of plugins) this.byId.set(plugin.description.id, plugin);
   }
 
-  static load(dir: string = PROCESSES_DIR): ProcessRegistry {
+  static load(folder: string = PROCESSES_DIR): ProcessRegistry {
+    const dir = path.resolve(folder);
     const plugins = readdirSync(dir, { withFileTypes: true })
       .filter((entry) => entry.isDirectory() && moduleFile(path.join(dir, entry.name)))
       .sort((a, b) => a.name.localeCompare(b.name))

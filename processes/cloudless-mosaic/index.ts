@@ -1,0 +1,140 @@
+import { rm } from 'node:fs/promises';
+import type { ProcessDescription, ProcessPlugin, RunContext } from '../../src/ogc/process';
+import { gridFootprintWgs84, subGrid, tileWindows, type Bbox } from '../../src/raster/grid';
+import type { Grid } from '../../src/raster/types';
+import { resolveItemBands, type ResolvedItem } from '../../src/stac/bands';
+import { searchItems } from '../../src/stac/client';
+import { signerFor, signingConfigFor, type SigningConfig } from '../../src/stac/signing';
+import type { StacItem } from '../../src/stac/types';
+import { writeCatalog } from '../../src/stac/writer';
+import { writeMonth, type MonthOutput } from './assemble';
+import description from './description.json';
+import { checkMosaicInputs, outputGrid, toMosaicRequest, type MosaicRequest } from './inputs';
+import { groupByMonth, type MonthGroup } from './months';
+import { compositeTile, type SceneBands, type TilePayload, type TileResult } from './tile';
+
+/** Output tile edge of a work unit: memory per unit is tile² × scenes × bands, whatever the AOI. */
+export const UNIT_TILE_SIZE = 512;
+const WORK_FOLDER = '.work';
+
+/** Progress shares: search, compositing units, writing COGs and STAC. */
+const SEARCH_DONE = 5;
+const UNITS_DONE = 90;
+
+function overlaps(a: Bbox, b: Bbox): boolean {
+  return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+}
+
+async function findScenes(request: MosaicRequest, ctx: RunContext): Promise<StacItem[]> {
+  ctx.progress(1, `searching ${request.stacApi} for ${request.collection} scenes`);
+  const items = await searchItems({
+    stacApi: request.stacApi,
+    collections: [request.collection],
+    bbox: request.bbox,
+    datetime: `${request.startDate}T00:00:00Z/${request.endDate}T23:59:59Z`,
+    maxCloudCover: request.maxCloudCover,
+    maxItems: request.maxItems,
+    signal: ctx.signal,
+  });
+  if (items.length === 0) {
+    throw new Error(
+      `no ${request.collection} scenes found in ${request.stacApi} over ${request.bbox.join(',')} ` +
+        `from ${request.startDate} to ${request.endDate} with eo:cloud_cover below ${request.maxCloudCover} %`,
+    );
+  }
+  return items;
+}
+
+async function sceneBands(item: ResolvedItem, request: MosaicRequest, signing: SigningConfig | undefined, ctx: RunContext): Promise<SceneBands> {
+  const signer = signing ? signerFor(signing) : undefined;
+  const sign = (href: string) => (signer ? signer.signHref(href, signing!.collection, ctx.signal) : Promise.resolve(href));
+  return {
+    id: item.itemId,
+    bands: await Promise.all(item.bands.map(async (band) => ({ href: await sign(band.href), dnOffset: request.harmonize ? band.dnOffset : 0 }))),
+    scl: request.mask.length > 0 ? await sign(item.scl.href) : undefined,
+  };
+}
+
+interface Scene {
+  item: ResolvedItem;
+  bbox: Bbox;
+  bands: SceneBands;
+}
+
+function tilePayloads(months: MonthGroup<Scene>[], grid: Grid, request: MosaicRequest, signing: SigningConfig | undefined) {
+  const windows = tileWindows(grid, UNIT_TILE_SIZE);
+  return months.flatMap((month) =>
+    windows.flatMap((window, index) => {
+      const tileGrid = subGrid(grid, window.x, window.y, window.width, window.height);
+      const footprint = gridFootprintWgs84(tileGrid).bbox;
+      const scenes = month.scenes.filter((scene) => overlaps(scene.bbox, footprint)).map((scene) => scene.bands);
+      if (scenes.length === 0) return [];
+      const payload: TilePayload = {
+        month: month.month,
+        label: `${month.month} tile ${index + 1}/${windows.length}`,
+        grid: tileGrid,
+        scenes,
+        mask: request.mask,
+        resampling: 'nearest',
+        workFile: `${WORK_FOLDER}/${month.month}/tile-${window.x}-${window.y}.bin`,
+        signing,
+      };
+      return [{ payload, window }];
+    }),
+  );
+}
+
+async function run(inputs: Record<string, unknown>, ctx: RunContext) {
+  const request = toMosaicRequest(inputs);
+  const items = await findScenes(request, ctx);
+  const signing = signingConfigFor(request.stacApi, request.collection);
+  const scenes: Scene[] = await Promise.all(
+    items.map(async (item) => {
+      const resolved = resolveItemBands(item, request.bands);
+      return { item: resolved, bbox: (item.bbox ?? [-180, -90, 180, 90]).slice(0, 4) as Bbox, bands: await sceneBands(resolved, request, signing, ctx) };
+    }),
+  );
+  const grid = outputGrid(request);
+  const months = groupByMonth(scenes, (scene) => scene.item.datetime);
+  const units = tilePayloads(months, grid, request, signing);
+  ctx.progress(SEARCH_DONE, `${items.length} scenes in ${months.length} month(s): ${units.length} work units on a ${grid.width} × ${grid.height} grid`);
+
+  let done = 0;
+  const results = await ctx.map<TilePayload, TileResult>('tile', units.map((unit) => unit.payload), (index) => {
+    done++;
+    ctx.progress(SEARCH_DONE + ((UNITS_DONE - SEARCH_DONE) * done) / units.length, `composited ${units[index].payload.label}`);
+  });
+
+  const mosaicItems = [];
+  for (const [i, month] of months.entries()) {
+    ctx.signal.throwIfAborted();
+    const monthUnits = units.map((unit, index) => ({ ...unit, result: results[index] })).filter((unit) => unit.payload.month === month.month);
+    const used = new Set(monthUnits.flatMap((unit) => unit.result.scenesUsed));
+    const output: MonthOutput = {
+      month: month.month,
+      grid,
+      bandNames: request.bands,
+      tiles: monthUnits.map((unit) => ({ window: unit.window, workFile: unit.payload.workFile })),
+      acquisitions: month.scenes.filter((scene) => used.has(scene.item.itemId)).map((scene) => scene.item.datetime),
+      sources: month.scenes.map((scene) => scene.item.itemId).filter((id) => used.has(id)),
+      collection: request.collection,
+    };
+    if (output.sources.length === 0) continue;
+    mosaicItems.push(await writeMonth(ctx.store, output));
+    ctx.progress(UNITS_DONE + ((100 - UNITS_DONE) * (i + 1)) / months.length, `wrote monthly-mosaic-${month.month}`);
+  }
+  await rm(ctx.store.path(WORK_FOLDER), { recursive: true, force: true });
+  await writeCatalog((relative, data) => ctx.store.writeFile(relative, data), { items: mosaicItems });
+  const bytesRead = results.reduce((sum, r) => sum + r.bytesRead, 0);
+  ctx.progress(100, `${mosaicItems.length} monthly mosaic(s) from ${items.length} scenes; ${(bytesRead / 2 ** 20).toFixed(1)} MiB read`);
+  return { 'stac-catalog': { href: ctx.store.href('catalog.json'), type: 'application/json', rel: 'related', title: 'STAC catalog of the monthly mosaics' } };
+}
+
+const cloudlessMosaic: ProcessPlugin = {
+  description: description as ProcessDescription,
+  check: (inputs) => checkMosaicInputs(inputs),
+  run,
+  units: { tile: compositeTile },
+};
+
+export default cloudlessMosaic;
