@@ -17,6 +17,7 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY processes ./processes
 COPY schemas ./schemas
+COPY bin ./bin
 
 RUN mkdir -p /data/outputs && chown -R node:node /data
 USER node

@@ -265,7 +265,10 @@ async function submitEchoJobs(client: HttpClient, options: Options): Promise<Sub
 
 interface DrainResult {
   successful: number;
+  /** Ended failed or dismissed, or unknown to the server: jobs lost. */
   lost: number;
+  /** Still accepted or running when the bounded wait ended. */
+  unfinished: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -273,10 +276,16 @@ interface DrainResult {
   spanMs: number;
 }
 
+interface JobOutcome {
+  status: string;
+  created: number;
+  finished: number;
+}
+
 /** Waits (bounded) until every job is final; submit-to-successful from the server's `created` and `finished`. */
 async function drain(client: HttpClient, jobIds: string[], timeoutMs: number): Promise<DrainResult> {
   const deadline = Date.now() + timeoutMs;
-  const finals = new Map<string, { status: string; created: number; finished: number }>();
+  const outcomes = new Map<string, JobOutcome>();
   let pending = [...jobIds];
   while (pending.length > 0 && Date.now() < deadline) {
     const stillPending: string[] = [];
@@ -284,9 +293,10 @@ async function drain(client: HttpClient, jobIds: string[], timeoutMs: number): P
       await Promise.all(
         pending.slice(start, start + 64).map(async (id) => {
           const reply = await client.send('GET', `/jobs/${id}`).catch(() => undefined);
+          if (reply?.status === 404) return outcomes.set(id, { status: 'missing', created: NaN, finished: NaN });
           const info = reply?.status === 200 ? (JSON.parse(reply.body) as { status: string; created: string; finished?: string }) : undefined;
           if (info && ['successful', 'failed', 'dismissed'].includes(info.status)) {
-            finals.set(id, { status: info.status, created: Date.parse(info.created), finished: Date.parse(info.finished ?? info.created) });
+            outcomes.set(id, { status: info.status, created: Date.parse(info.created), finished: Date.parse(info.finished ?? info.created) });
           } else stillPending.push(id);
         }),
       );
@@ -294,12 +304,13 @@ async function drain(client: HttpClient, jobIds: string[], timeoutMs: number): P
     pending = stillPending;
     if (pending.length > 0) await sleep(250);
   }
-  const successful = [...finals.values()].filter((job) => job.status === 'successful');
+  const successful = [...outcomes.values()].filter((job) => job.status === 'successful');
   const times = successful.map((job) => job.finished - job.created).sort((a, b) => a - b);
   const span = successful.length > 0 ? Math.max(...successful.map((job) => job.finished)) - Math.min(...successful.map((job) => job.created)) : NaN;
   return {
     successful: successful.length,
-    lost: jobIds.length - successful.length,
+    lost: outcomes.size - successful.length,
+    unfinished: pending.length,
     p50Ms: percentile(times, 0.5),
     p99Ms: percentile(times, 0.99),
     maxMs: times[times.length - 1] ?? NaN,
@@ -325,7 +336,7 @@ async function measureMode(mode: Mode, options: Options, prefix: string): Promis
     const drained = await drain(client, submitted.jobIds, options.drainTimeoutMs);
     console.log(
       `echo submit→successful    p50 ${drained.p50Ms.toFixed(0)} ms  p99 ${drained.p99Ms.toFixed(0)} ms  max ${drained.maxMs.toFixed(0)} ms; ` +
-        `${submitted.jobIds.length} submitted, ${drained.successful} successful, ${drained.lost} lost; ` +
+        `${submitted.jobIds.length} submitted, ${drained.successful} successful, ${drained.lost} lost, ${drained.unfinished} unfinished after ${options.drainTimeoutMs / 1000} s; ` +
         `all done ${(drained.spanMs / 1000).toFixed(1)} s after the first submission (${(drained.successful / (drained.spanMs / 1000)).toFixed(0)} jobs/s end to end)`,
     );
     if (mode !== 'embedded' && options.listJobs > 0) await measureListing(client, options, prefix);

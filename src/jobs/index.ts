@@ -12,8 +12,10 @@ export interface BackendConfig {
   queuePrefix?: string;
   /** BullMQ: worker concurrency in this process (0 = API only). Embedded: jobs running at once. */
   workers?: number;
-  /** Subscriber callback settings (embedded backend), e.g. the public URL that makes file hrefs absolute. */
+  /** Subscriber callback settings, e.g. the public URL that makes file hrefs absolute. */
   callbacks?: CallbackOptions;
+  /** Embedded: worker threads that run the work units of fanned-out jobs (default: number of CPUs). */
+  unitThreads?: number;
 }
 
 export async function createBackend(config: BackendConfig): Promise<JobBackend> {
@@ -24,6 +26,7 @@ export async function createBackend(config: BackendConfig): Promise<JobBackend> 
       dataDir: config.dataDir,
       concurrency: config.workers || undefined,
       callbacks: config.callbacks,
+      unitThreads: config.unitThreads,
     });
   }
   // Loaded only when Redis is configured; require keeps the CommonJS output free of ESM import() (jest, tsx).
@@ -35,6 +38,7 @@ export async function createBackend(config: BackendConfig): Promise<JobBackend> 
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
     workers: config.workers,
+    callbacks: config.callbacks,
   });
 }
 

@@ -135,7 +135,8 @@ export async function runJob(job: JobRecord, deps: RunJobDeps): Promise<JobRecor
     updated: new Date().toISOString(),
     message: 'Job running',
   });
-  if (!started) return undefined;
+  // A dismissal that landed between the read above and this update wins: the stored status stays final.
+  if (!started || started.status !== 'running') return started;
   deps.callbacks?.jobStarted(started);
 
   const plugin = deps.registry.get(job.processId);
