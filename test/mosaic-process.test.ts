@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pixelCentresLonLat, surfaceDn } from './fixtures/sentinel2';
 import type { Grid } from '../src/raster/types';
+import { UNIT_TILE_SIZE } from '../processes/cloudless-mosaic';
 import { readWithGdal, runMosaic, startMosaicWorld, validateCog, type MosaicWorld } from './helpers/mosaic';
 
 const BAND_FILES: Record<string, 'B08' | 'B04' | 'B03'> = { nir: 'B08', red: 'B04', green: 'B03' };
@@ -35,7 +36,7 @@ function oracle(world: MosaicWorld, month: string, grid: Grid, mask: number[], b
   const scenes = (manifest.scenes as ManifestScene[]).filter((scene) => scene.datetime.startsWith(month) && scene.cloudCover < 25);
   const out = mkdtempSync(path.join(tmpdir(), 'median-oracle-'));
   const request = {
-    grid,
+    grid: { ...grid, tileSize: UNIT_TILE_SIZE },
     mask,
     out,
     scenes: scenes.map((scene) => ({

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { medianComposite, sclValidMask, applyOffset } from '../../src/raster/composite';
 import { readToGrid } from '../../src/raster/read-to-grid';
 import type { Grid, Resampling } from '../../src/raster/types';
@@ -96,6 +97,8 @@ function hasValidPixel(scene: SceneLayers): boolean {
 
 /** Reads every scene over the tile, masks, composites each band, and writes the tile's bands to `workFile`. */
 export async function compositeTile(payload: TilePayload, ctx: UnitContext): Promise<TileResult> {
+  // Every concurrent range request listens on the unit's signal: scenes in flight × (bands + SCL) × requests each.
+  setMaxListeners(0, ctx.signal);
   const scenes = await readScenes(payload, ctx);
   ctx.signal.throwIfAborted();
   const bandCount = scenes[0]?.bands.length ?? 0;

@@ -27,6 +27,8 @@ export interface ReadToGridResult {
   level: number;
 }
 
+const LEVEL_RATIO_TOLERANCE = 0.001;
+
 /**
  * gdalwarp's overview choice (-ovr AUTO, GDAL 3.6): the coarsest level whose downsampling ratio does not exceed
  * the target ratio (output pixel size in full-resolution source pixels); GDAL's 0.1 tolerance only makes a
@@ -37,7 +39,9 @@ export function chooseOverviewLevel(levels: readonly Pick<CogLevel, 'width'>[], 
   const ratio = (index: number) => levels[0].width / levels[index].width;
   let index = 0;
   for (; index < levels.length - 1; index++) {
-    if (ratio(index) < targetRatio && ratio(index + 1) > targetRatio) break;
+    // A target within 0.1% of the next level's ratio counts as that level: a 20 m grid over 10 m data reprojected
+    // from the next UTM zone comes out at 1.9998 because of the scale factor, and GDAL reads the 20 m overview too.
+    if (ratio(index) < targetRatio && ratio(index + 1) > targetRatio * (1 + LEVEL_RATIO_TOLERANCE)) break;
     if (Math.abs(ratio(index) - targetRatio) < 0.1) break;
   }
   return index;

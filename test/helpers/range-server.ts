@@ -126,6 +126,11 @@ export class RangeServer {
       partial.on('end', () => response.socket?.destroy());
       return;
     }
+    if (request.method === 'HEAD') {
+      this.record(request, status, 0);
+      response.end();
+      return;
+    }
     this.record(request, status, length);
     createReadStream(file, { start, end }).pipe(response);
   }

@@ -5,7 +5,8 @@ numpy takes the per-pixel median of the valid observations. Used by the jest tes
 stdin: {"grid": {"epsg", "transform", "width", "height"}, "mask": [classes],
         "scenes": [{"bands": [path, ...], "scl": path, "dnOffset": int}], "out": folder}
 writes: out/median.bin (uint16, band after band), out/clear.bin (uint8: 1 where some scene has an
-observation whose SCL class is not masked by the default mask [0, 1, 3, 8, 9, 10])."""
+observation whose SCL class is not masked by the default mask [0, 1, 3, 8, 9, 10]).
+grid may carry "tileSize": the warp then runs window by window over the tiles the process composites."""
 import json
 import os
 import sys
@@ -17,13 +18,25 @@ gdal.UseExceptions()
 CLEAR_MASK = [0, 1, 3, 8, 9, 10]
 
 
-def warp(path, grid):
+def warp_window(path, grid, x, y, width, height):
     origin_x, pixel_w, _, origin_y, _, pixel_h = grid["transform"]
-    bounds = [origin_x, origin_y + grid["height"] * pixel_h, origin_x + grid["width"] * pixel_w, origin_y]
+    left, top = origin_x + x * pixel_w, origin_y + y * pixel_h
+    bounds = [left, top + height * pixel_h, left + width * pixel_w, top]
     dataset = gdal.Warp("", path, format="MEM", dstSRS=f"EPSG:{grid['epsg']}", outputBounds=bounds,
-                        width=grid["width"], height=grid["height"], resampleAlg="near",
-                        srcNodata=0, dstNodata=0)
+                        xRes=pixel_w, yRes=-pixel_h, resampleAlg="near", srcNodata=0, dstNodata=0)
     return dataset.GetRasterBand(1).ReadAsArray()
+
+
+def warp(path, grid):
+    """gdalwarp onto the grid, window by window of the same tiles the process composites, so that GDAL's
+    approximate transformer interpolates over the same spans (its 0.125 px error otherwise moves ties)."""
+    tile = grid.get("tileSize", max(grid["width"], grid["height"]))
+    out = np.zeros((grid["height"], grid["width"]), dtype=np.float64)
+    for y in range(0, grid["height"], tile):
+        for x in range(0, grid["width"], tile):
+            width, height = min(tile, grid["width"] - x), min(tile, grid["height"] - y)
+            out[y:y + height, x:x + width] = warp_window(path, grid, x, y, width, height)
+    return out
 
 
 def main():
