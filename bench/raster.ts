@@ -173,8 +173,10 @@ async function gdalOverviewRead(url: string, server: ServerProcess) {
 /** Decodes every compressed level-0 tile with `decoder`; returns decoded MB/s. */
 async function decodeThroughput(tiles: Uint8Array[], decoder: TileDecoder, parallel: boolean): Promise<number> {
   const layout = { width: 1024, height: 1024, samplesPerPixel: 1, bitsPerSample: 16, sampleFormat: 1 as const, planarConfiguration: 1 as const, predictor: 2 as const, compression: 8, littleEndian: true };
+  // The pool takes ownership of (detaches) a buffer it is handed whole: give it copies, so later runs have data.
+  const inputs = parallel ? tiles.map((tile) => tile.slice()) : tiles;
   const { ms } = await timed(async () => {
-    if (parallel) await Promise.all(tiles.map((tile) => decoder(tile, layout)));
+    if (parallel) await Promise.all(inputs.map((tile) => decoder(tile, layout)));
     else for (const tile of tiles) await decoder(tile, layout);
   });
   return (tiles.length * 1024 * 1024 * 2) / 1e6 / (ms / 1000);

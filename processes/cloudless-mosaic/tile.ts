@@ -3,7 +3,9 @@ import { medianComposite, sclValidMask, applyOffset } from '../../src/raster/com
 import { readToGrid } from '../../src/raster/read-to-grid';
 import type { Grid, Resampling } from '../../src/raster/types';
 import type { UnitContext } from '../../src/ogc/process';
+import { syncDecoder } from '../../src/raster/cog-reader';
 import { RangeClient, defaultRangeClient } from '../../src/raster/http-client';
+import { TileCache } from '../../src/raster/tile-cache';
 import { signerFor, type SigningConfig } from '../../src/stac/signing';
 
 export const NODATA = 0;
@@ -44,6 +46,12 @@ interface SceneLayers {
   requests: number;
 }
 
+/**
+ * Units already run one per core, so each decodes on its own thread (no decode pool behind it) and keeps a
+ * modest tile cache: neighbouring output tiles of one month share source tiles.
+ */
+const unitTileCache = new TileCache(Number(process.env.UNIT_TILE_CACHE_MB || 96) * 2 ** 20);
+
 /** One pooled client per signing configuration in this worker, so expired tokens are refreshed once for all units. */
 const signedClients = new Map<string, RangeClient>();
 
@@ -61,7 +69,7 @@ function clientFor(signing: SigningConfig | undefined): RangeClient {
 async function readScene(scene: SceneBands, payload: TilePayload, ctx: UnitContext): Promise<SceneLayers> {
   const client = clientFor(payload.signing);
   const read = (href: string, resampling: Resampling) =>
-    readToGrid(href, payload.grid, { resampling, nodata: NODATA, signal: ctx.signal, client });
+    readToGrid(href, payload.grid, { resampling, nodata: NODATA, signal: ctx.signal, client, cache: unitTileCache, decoder: syncDecoder });
   const bandReads = await Promise.all(scene.bands.map((band) => read(band.href, payload.resampling)));
   const bands = bandReads.map((result, i) => {
     const layer = result.data as Uint16Array;
