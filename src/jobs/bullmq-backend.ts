@@ -8,6 +8,7 @@ import { removeJobOutputs } from './output-store';
 import { RedisJobStore } from './redis-store';
 import { isFinal, type UnitMapRequest, type UnitMapper } from './runner';
 import type { JobBackend, JobRecord } from './types';
+import { abortError } from '../abort';
 
 /** BullMQ queue names; with the BullMQ prefix their keys are `<prefix>:jobs:*` and `<prefix>:units:*`. */
 export const JOBS_QUEUE = 'jobs';
@@ -83,11 +84,6 @@ export function commandConnection(redisUrl: string): Redis {
 /** A connection for a pub/sub subscriber: never shared. (BullMQ makes its own blocking connections.) */
 export function subscriberConnection(redisUrl: string): Redis {
   return new Redis(redisUrl, { maxRetriesPerRequest: null });
-}
-
-/** Rejects with the signal's reason (an Error) or a generic AbortError. */
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new DOMException('The job was aborted', 'AbortError');
 }
 
 interface PendingUnit {

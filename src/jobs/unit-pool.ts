@@ -5,6 +5,7 @@ import type { ProcessPlugin, UnitContext } from '../ogc/process';
 import { loadPlugin, type ProcessRegistry } from '../ogc/registry';
 import { jobOutputStore } from './output-store';
 import type { UnitMapRequest, UnitMapper } from './runner';
+import { abortError } from '../abort';
 
 type UnitFunction = NonNullable<ProcessPlugin['units']>[string];
 
@@ -118,10 +119,6 @@ function errorFromReply(error: { name: string; message: string; stack?: string }
   return rebuilt;
 }
 
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new DOMException('The job was aborted', 'AbortError');
-}
-
 export interface UnitPoolOptions {
   registry: ProcessRegistry;
   outputRoot: string;
@@ -171,7 +168,7 @@ export class UnitPool {
       const results = new Array<R>(payloads.length);
       let remaining = payloads.length;
       const batch: Batch = { done: false };
-      const onAbort = (): void => settle(abortReason(request.signal));
+      const onAbort = (): void => settle(abortError(request.signal));
       const settle = (error?: Error): void => {
         if (batch.done) return;
         batch.done = true;

@@ -1,4 +1,5 @@
 import { parseRetryAfter } from '../raster/http-client';
+import { abortError, sleep } from '../abort';
 
 export type FetchLike = typeof fetch;
 
@@ -36,28 +37,6 @@ export class StacHttpError extends Error {
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const EXCERPT_LENGTH = 300;
-
-function abortReason(signal: AbortSignal): Error {
-  if (signal.reason instanceof Error) return signal.reason;
-  const error = new Error('The operation was aborted');
-  error.name = 'AbortError';
-  return error;
-}
-
-function wait(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortReason(signal));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Full-jitter exponential backoff: uniform in [0, min(max, base·2^retry)]. */
 export function backoffDelay(retry: number, policy: RetryPolicy, random = Math.random): number {
@@ -103,7 +82,7 @@ export async function fetchWithRetry(url: string, init: RequestInit, options: Re
     }
     const delay = retryAfterMs !== undefined ? Math.min(retryAfterMs, policy.maxRetryAfterMs) : backoffDelay(attempt - 1, policy);
     options.onRetry?.(attempt, delay, reason);
-    await wait(delay, options.signal);
+    await sleep(delay, options.signal);
   }
 }
 
