@@ -12,6 +12,7 @@ import { geoKeyDirectory, transformTags } from './tiff/georeferencing';
 import { downsampleLevel, overviewSizes, type OverviewResampling, type RasterLevel } from './tiff/overviews';
 import { predictedTile, predictorFor, tileGridOf } from './tiff/tile-encoder';
 import type { DataType, Grid, TypedArrayOf } from './types';
+import { Tag } from './tiff/tags';
 
 export interface CogInput {
   grid: Grid;
@@ -37,25 +38,6 @@ export interface CogOptions {
   concurrency?: number;
 }
 
-const Tag = {
-  NewSubfileType: 254,
-  ImageWidth: 256,
-  ImageLength: 257,
-  BitsPerSample: 258,
-  Compression: 259,
-  Photometric: 262,
-  SamplesPerPixel: 277,
-  PlanarConfiguration: 284,
-  Predictor: 317,
-  TileWidth: 322,
-  TileLength: 323,
-  TileOffsets: 324,
-  TileByteCounts: 325,
-  ExtraSamples: 338,
-  SampleFormat: 339,
-  GdalMetadata: 42112,
-  GdalNodata: 42113,
-} as const;
 
 const COMPRESSION_DEFLATE = 8;
 const PLANAR_CHUNKY = 1;

@@ -4,36 +4,12 @@
  * only the level it needs.
  */
 
+import { Tag } from './tiff/tags';
+
 /** Reads `length` bytes at `offset` of the file (may return fewer at the end of the file). */
 export type ByteFetcher = (offset: number, length: number) => Promise<Uint8Array>;
 
-export const Tag = {
-  NewSubfileType: 254,
-  ImageWidth: 256,
-  ImageLength: 257,
-  BitsPerSample: 258,
-  Compression: 259,
-  StripOffsets: 273,
-  SamplesPerPixel: 277,
-  RowsPerStrip: 278,
-  StripByteCounts: 279,
-  PlanarConfiguration: 284,
-  Predictor: 317,
-  TileWidth: 322,
-  TileLength: 323,
-  TileOffsets: 324,
-  TileByteCounts: 325,
-  SampleFormat: 339,
-  JPEGTables: 347,
-  ModelPixelScale: 33550,
-  ModelTiepoint: 33922,
-  ModelTransformation: 34264,
-  GeoKeyDirectory: 34735,
-  GeoDoubleParams: 34736,
-  GeoAsciiParams: 34737,
-  GdalMetadata: 42112,
-  GdalNodata: 42113,
-} as const;
+export { Tag };
 
 const DEFERRED_TAGS = new Set<number>([Tag.TileOffsets, Tag.TileByteCounts, Tag.StripOffsets, Tag.StripByteCounts]);
 

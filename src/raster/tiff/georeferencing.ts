@@ -3,8 +3,8 @@ import proj4 from 'proj4';
 import { isSupportedCrs, crsName } from '../crs';
 import type { GeoTransform } from '../types';
 import { FieldType, type TagEntry } from './ifd-serializer';
+import { Tag } from './tags';
 
-export const GeoTag = { ModelPixelScale: 33550, ModelTiepoint: 33922, ModelTransformation: 34264, GeoKeyDirectory: 34735 } as const;
 
 const GeoKey = { GTModelType: 1024, GTRasterType: 1025, GeographicType: 2048, ProjectedCSType: 3072 } as const;
 const ModelType = { Projected: 1, Geographic: 2 } as const;
@@ -25,17 +25,17 @@ export function geoKeyDirectory(epsg: number): TagEntry {
   ];
   // Header: directory version 1, revision 1.0, key count; then (key, location 0 = inline, count 1, value).
   const values = [1, 1, 0, keys.length, ...keys.flatMap(([key, value]) => [key, 0, 1, value])];
-  return { tag: GeoTag.GeoKeyDirectory, type: FieldType.Short, values };
+  return { tag: Tag.GeoKeyDirectory, type: FieldType.Short, values };
 }
 
 /** ModelPixelScale + ModelTiepoint for north-up transforms, ModelTransformation otherwise. */
 export function transformTags([originX, pixelWidth, rowRotation, originY, columnRotation, pixelHeight]: GeoTransform): TagEntry[] {
   if (rowRotation === 0 && columnRotation === 0 && pixelHeight < 0) {
     return [
-      { tag: GeoTag.ModelPixelScale, type: FieldType.Double, values: [pixelWidth, -pixelHeight, 0] },
-      { tag: GeoTag.ModelTiepoint, type: FieldType.Double, values: [0, 0, 0, originX, originY, 0] },
+      { tag: Tag.ModelPixelScale, type: FieldType.Double, values: [pixelWidth, -pixelHeight, 0] },
+      { tag: Tag.ModelTiepoint, type: FieldType.Double, values: [0, 0, 0, originX, originY, 0] },
     ];
   }
   const matrix = [pixelWidth, rowRotation, 0, originX, columnRotation, pixelHeight, 0, originY, 0, 0, 0, 0, 0, 0, 0, 1];
-  return [{ tag: GeoTag.ModelTransformation, type: FieldType.Double, values: matrix }];
+  return [{ tag: Tag.ModelTransformation, type: FieldType.Double, values: matrix }];
 }
