@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { medianComposite } from '../src/raster/composite';
 import { trueColor } from '../src/raster/true-color';
+import { prng } from '../test/helpers/prng';
 
 const WIDTH = 2048;
 const HEIGHT = 2048;
@@ -18,13 +19,7 @@ const NODATA_SHARE = 0.3;
 const PIXELS = WIDTH * HEIGHT;
 
 function sharedLayers(): Uint16Array[] {
-  let state = 99;
-  const random = (): number => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = prng(99);
   return Array.from({ length: LAYERS }, () => {
     const layer = new Uint16Array(new SharedArrayBuffer(PIXELS * 2));
     for (let i = 0; i < PIXELS; i++) layer[i] = random() < NODATA_SHARE ? 0 : 1 + Math.floor(random() * 5000);

@@ -11,19 +11,14 @@ import path from 'node:path';
 import { decodeTile, decodeTileAsync, type TileLayout } from '../src/raster/codecs';
 import { encodeCog, writeCog, type CogInput } from '../src/raster/cog-writer';
 import { DecodePool } from '../src/raster/decode-pool';
+import { prng } from '../test/helpers/prng';
 
 const SIZE = 4096;
 const BANDS = 3;
 
-/** Reflectance-like bands: smooth fields plus sensor noise (mulberry32 noise, deterministic). */
+/** Reflectance-like bands: smooth fields plus sensor noise (deterministic mulberry32 noise). */
 function syntheticBands(): Uint16Array[] {
-  let state = 12345;
-  const noise = (): number => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const noise = prng(12345);
   return Array.from({ length: BANDS }, (_, band) => {
     const values = new Uint16Array(SIZE * SIZE);
     for (let y = 0; y < SIZE; y++) {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeCog, needsBigTiff, writeCog, type CogInput } from '../src/raster/cog-writer';
 import type { DataType, GeoTransform, TypedArrayOf } from '../src/raster/types';
+import { prng } from './helpers/prng';
 
 /** Dumps what GDAL reads of a file: every level's pixels (band-sequential raw files) and band properties. */
 const READ_WITH_GDAL = String.raw`
@@ -99,17 +100,6 @@ function readWithGeotiffJs(file: string, window: number[], sample: number): Geot
   return JSON.parse(output) as GeotiffJsRead;
 }
 
-/** Deterministic pseudo-random generator (mulberry32). */
-function randomSource(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function smoothBand<T extends TypedArrayOf>(array: T, width: number, value: (x: number, y: number) => number): T {
   for (let i = 0; i < array.length; i++) array[i] = value(i % width, Math.floor(i / width));
   return array;
@@ -144,7 +134,7 @@ function referenceAverage(band: ArrayLike<number>, width: number, height: number
 describe('writeCog read back by GDAL', () => {
   const width = 1200;
   const height = 900;
-  const random = randomSource(42);
+  const random = prng(42);
   const reflectance = [0, 1, 2].map((band) =>
     smoothBand(new Uint16Array(width * height), width, (x, y) => (random() < 0.05 ? 0 : 1000 + x * 3 + y * 2 + band * 500 + Math.floor(random() * 50))),
   );

@@ -1,16 +1,6 @@
 import { applyOffset, medianComposite, sclValidMask } from '../src/raster/composite';
 import { sigmoidStretch, trueColor } from '../src/raster/true-color';
-
-/** Deterministic pseudo-random generator (mulberry32). */
-function randomSource(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './helpers/prng';
 
 /** One pixel per position: the layers' values at that pixel, given column by column. */
 function layersOf(pixels: number[][]): Uint16Array[] {
@@ -62,7 +52,7 @@ describe('medianComposite', () => {
   });
 
   it('matches a sort-per-pixel reference on random data with 30% nodata and masks, also computed by ranges', () => {
-    const random = randomSource(3);
+    const random = prng(3);
     const pixels = 20000;
     const scenes = 10;
     const layers = Array.from({ length: scenes }, () => Uint16Array.from({ length: pixels }, () => (random() < 0.3 ? 0 : 1 + Math.floor(random() * 3000))));
@@ -120,7 +110,7 @@ describe('trueColor', () => {
   }
 
   it('matches the formula on random integer and float data, with alpha 0 wherever any band is nodata', () => {
-    const random = randomSource(11);
+    const random = prng(11);
     const size = 5000;
     const integerBands = [0, 1, 2].map(() => Uint16Array.from({ length: size }, () => (random() < 0.1 ? 0 : 200 + Math.floor(random() * 4000))));
     const rgba = trueColor(integerBands[0], integerBands[1], integerBands[2], { nodata: 0 });
