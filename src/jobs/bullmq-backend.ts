@@ -6,7 +6,7 @@ import type { ProcessRegistry } from '../ogc/registry';
 import type { CallbackOptions } from './callbacks';
 import { removeJobOutputs } from './output-store';
 import { RedisJobStore } from './redis-store';
-import { isFinal, type UnitMapRequest, type UnitMapper } from './runner';
+import { dismissalPatch, isFinal, type UnitMapRequest, type UnitMapper } from './runner';
 import type { JobBackend, JobRecord } from './types';
 import { abortError } from '../abort';
 
@@ -341,15 +341,8 @@ export class BullmqBackend implements JobBackend {
   async dismiss(id: string): Promise<JobRecord | undefined> {
     const job = await this.store.get(id);
     if (!job) return undefined;
-    const instant = new Date().toISOString();
     // Marked first: a worker that picks the job up from now on sees it dismissed and skips it.
-    const dismissed = await this.store.update(id, {
-      status: 'dismissed',
-      message: 'Job dismissed',
-      finished: job.finished ?? instant,
-      updated: instant,
-      results: undefined,
-    });
+    const dismissed = await this.store.update(id, dismissalPatch(job));
     await this.queue.remove(id).catch(() => 0);
     await this.commands.publish(dismissChannel(this.options.prefix), jobMessage(id));
     await removeJobOutputs(this.options.outputDir, id);

@@ -7,7 +7,7 @@ import type { ProcessRegistry } from '../ogc/registry';
 import { CallbackDispatcher, type CallbackOptions } from './callbacks';
 import { FileJobStore } from './file-store';
 import { removeJobOutputs } from './output-store';
-import { isFinal, runJob } from './runner';
+import { dismissalPatch, isFinal, runJob } from './runner';
 import type { JobBackend, JobRecord } from './types';
 import { UnitPool } from './unit-pool';
 
@@ -202,14 +202,7 @@ export class EmbeddedBackend implements JobBackend {
     }
     this.callbacks.jobEnded(id);
     await removeJobOutputs(this.options.outputDir, id);
-    const instant = new Date().toISOString();
-    const dismissed = await this.store.update(id, {
-      status: 'dismissed',
-      message: 'Job dismissed',
-      finished: job.finished ?? instant,
-      updated: instant,
-      results: undefined,
-    });
+    const dismissed = await this.store.update(id, dismissalPatch(job));
     if (dismissed) this.finalJobs.emit(id, dismissed);
     return dismissed;
   }

@@ -54,6 +54,12 @@ export function newJobRecord(processId: string, request: StoredExecuteRequest, n
   };
 }
 
+/** The record patch that dismisses a job: final status, finish time kept if it had one, results dropped. */
+export function dismissalPatch(job: JobRecord, now = new Date()): Partial<JobRecord> {
+  const instant = now.toISOString();
+  return { status: 'dismissed', message: 'Job dismissed', finished: job.finished ?? instant, updated: instant, results: undefined };
+}
+
 export function exceptionOf(error: unknown): JobException {
   const detail = error instanceof Error ? error.message : String(error);
   return { type: 'NoApplicableCode', title: 'Process execution failed', status: 500, detail };
