@@ -68,6 +68,34 @@ describe('medianComposite', () => {
     expect(Array.from(out)).toEqual(expected);
   });
 
+  it('matches the reference for every kernel shape: 1 to 24 scenes, uint8/int16/float32 layers, masks, nodata not 0', () => {
+    const random = prng(8);
+    const pixels = 3000;
+    const shapes = [
+      { make: (n: number) => new Uint8Array(n), max: 255, nodata: 255 },
+      { make: (n: number) => new Int16Array(n), max: 2000, nodata: -1 },
+      { make: (n: number) => new Float32Array(n), max: 1, nodata: -9999 },
+    ];
+    for (const scenes of [1, 2, 3, 7, 16, 24]) {
+      for (const { make, max, nodata } of shapes) {
+        const layers = Array.from({ length: scenes }, () => {
+          const layer = make(pixels);
+          for (let i = 0; i < pixels; i++) layer[i] = random() < 0.25 ? nodata : layer instanceof Float32Array ? Math.fround(random() * max) : Math.floor(random() * max) - (nodata < 0 ? 500 : 0);
+          return layer;
+        });
+        const valid = layers.map((_, scene) => (scene % 2 === 1 ? Uint8Array.from({ length: pixels }, () => (random() < 0.7 ? 1 : 0)) : undefined));
+        const float = layers[0] instanceof Float32Array;
+        const expected = Array.from({ length: pixels }, (_, pixel) =>
+          referenceMedian(layers.map((layer, scene) => (valid[scene] && !valid[scene]![pixel] ? nodata : layer[pixel])), nodata, !float),
+        );
+        const out = float ? new Float32Array(pixels) : new Uint16Array(pixels);
+        medianComposite(layers, { nodata, valid, out });
+        const written = float ? expected : expected.map((value) => value & 0xffff);
+        expect({ scenes, type: layers[0].constructor.name, out: Array.from(out) }).toEqual({ scenes, type: layers[0].constructor.name, out: written });
+      }
+    }
+  });
+
   it('rejects layers, masks or output of different lengths', () => {
     expect(() => medianComposite([new Uint16Array(3), new Uint16Array(4)], { nodata: 0 })).toThrow('layers of different lengths');
     expect(() => medianComposite([new Uint16Array(3)], { nodata: 0, valid: [new Uint8Array(2)] })).toThrow('validity mask');

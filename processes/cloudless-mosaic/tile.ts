@@ -6,6 +6,7 @@ import type { UnitContext } from '../../src/ogc/process';
 import { syncDecoder } from '../../src/raster/cog-reader';
 import { RangeClient, defaultRangeClient } from '../../src/raster/http-client';
 import { TileCache } from '../../src/raster/tile-cache';
+import { NearestMapCache } from '../../src/raster/warp';
 import { signerFor, type SigningConfig } from '../../src/stac/signing';
 
 export const NODATA = 0;
@@ -66,10 +67,10 @@ function clientFor(signing: SigningConfig | undefined): RangeClient {
   return client;
 }
 
-async function readScene(scene: SceneBands, payload: TilePayload, ctx: UnitContext): Promise<SceneLayers> {
+async function readScene(scene: SceneBands, payload: TilePayload, maps: NearestMapCache, ctx: UnitContext): Promise<SceneLayers> {
   const client = clientFor(payload.signing);
   const read = (href: string, resampling: Resampling) =>
-    readToGrid(href, payload.grid, { resampling, nodata: NODATA, signal: ctx.signal, client, cache: unitTileCache, decoder: syncDecoder });
+    readToGrid(href, payload.grid, { resampling, nodata: NODATA, signal: ctx.signal, client, cache: unitTileCache, decoder: syncDecoder, maps });
   const bandReads = await Promise.all(scene.bands.map((band) => read(band.href, payload.resampling)));
   const bands = bandReads.map((result, i) => {
     const layer = result.data as Uint16Array;
@@ -89,10 +90,11 @@ async function readScene(scene: SceneBands, payload: TilePayload, ctx: UnitConte
 
 async function readScenes(payload: TilePayload, ctx: UnitContext): Promise<SceneLayers[]> {
   const layers: SceneLayers[] = [];
+  const maps = new NearestMapCache();
   for (let i = 0; i < payload.scenes.length; i += SCENES_IN_FLIGHT) {
     ctx.signal.throwIfAborted();
     const batch = payload.scenes.slice(i, i + SCENES_IN_FLIGHT);
-    layers.push(...(await Promise.all(batch.map((scene) => readScene(scene, payload, ctx)))));
+    layers.push(...(await Promise.all(batch.map((scene) => readScene(scene, payload, maps, ctx)))));
   }
   return layers;
 }

@@ -3,7 +3,7 @@ import { emptyStats, type RangeClient } from './http-client';
 import type { TileCache } from './tile-cache';
 import type { Grid, Resampling, TypedArrayOf } from './types';
 import { transformer } from './crs';
-import { gridToSourcePixels, invertGeoTransform, warp } from './warp';
+import { gridToSourcePixels, invertGeoTransform, warp, type NearestMapCache } from './warp';
 
 export { readInfo } from './cog-reader';
 
@@ -17,6 +17,8 @@ export interface ReadToGridOptions {
   /** Zero-based band of the file to read. */
   sampleBand?: number;
   decoder?: TileDecoder;
+  /** Nearest index maps shared by reads onto the same grid (bands of a scene, scenes of one tile). */
+  maps?: NearestMapCache;
 }
 
 export interface ReadToGridResult {
@@ -154,7 +156,7 @@ export async function readToGrid(url: string, grid: Grid, options: ReadToGridOpt
   const data = warp(
     { data: source, width: window.width, height: window.height, offsetX: window.x, offsetY: window.y, geoTransform: level.geoTransform, epsg: info.epsg, nodata: info.nodata },
     grid,
-    { resampling: options.resampling, nodata },
+    { resampling: options.resampling, nodata, maps: options.maps },
   );
   return result(data);
 }

@@ -22,6 +22,8 @@ export interface WarpOptions {
   nodata?: number;
   /** Approximation error threshold in source pixels (GDAL's default 0.125; 0 = exact transform everywhere). */
   maxError?: number;
+  /** Nearest index maps to reuse across calls with the same geometry. */
+  maps?: NearestMapCache;
 }
 
 /** GDALInvGeoTransform, including its special case for north-up transforms (kept for bit-identical results). */
@@ -90,6 +92,9 @@ function dataTypeOfArray(data: TypedArrayOf): DataType {
   return 'float32';
 }
 
+/** Where a block's pixels lie: a warp source without its values. */
+export type WarpGeometry = Omit<WarpSource, 'data' | 'nodata'>;
+
 /**
  * Resamples a source block onto a grid. Nearest neighbour follows gdalwarp's rule (the source pixel containing the
  * output pixel centre, truncated after adding 1e-10); bilinear weights the 4 neighbours of the centre, ignoring
@@ -100,17 +105,76 @@ export function warp(source: WarpSource, grid: Grid, options: WarpOptions = {}):
   const output = allocateRaster(dataType, grid.width * grid.height);
   const outputNodata = options.nodata ?? source.nodata ?? 0;
   if (outputNodata !== 0) output.fill(outputNodata);
-  const exact = gridToSourcePixels(grid, source.epsg, source.geoTransform);
-  const mapRow = rowMapper(createApproxTransformer(exact, options.maxError ?? DEFAULT_MAX_ERROR), grid.width);
-  const xs = new Float64Array(grid.width);
-  const ys = new Float64Array(grid.width);
-  const kernel = options.resampling === 'bilinear' ? bilinearRow : nearestRow;
-  const context: KernelContext = { source, exact, isNodata: isNodataTest(source.nodata), round: rounderFor(dataType), output, width: grid.width };
-  for (let row = 0; row < grid.height; row++) {
-    mapRow(row, xs, ys);
-    kernel(context, row, xs, ys);
+  const maxError = options.maxError ?? DEFAULT_MAX_ERROR;
+  if (options.resampling === 'bilinear') {
+    const exact = gridToSourcePixels(grid, source.epsg, source.geoTransform);
+    const context: KernelContext = { source, exact, isNodata: isNodataTest(source.nodata), round: rounderFor(dataType), output, width: grid.width };
+    forEachMappedRow(exact, grid, maxError, (row, xs, ys) => bilinearRow(context, row, xs, ys));
+  } else {
+    const map = options.maps ? options.maps.get(source, grid, maxError) : nearestIndexMap(source, grid, maxError);
+    copyMapped(map, source.data, source.nodata, output);
   }
   return output;
+}
+
+/** Calls `visit` with the source-level pixel coordinates of every output pixel centre, row by row. */
+function forEachMappedRow(exact: PointTransform, grid: Grid, maxError: number, visit: (row: number, xs: Float64Array, ys: Float64Array) => void): void {
+  const mapRow = rowMapper(createApproxTransformer(exact, maxError), grid.width);
+  const xs = new Float64Array(grid.width);
+  const ys = new Float64Array(grid.width);
+  for (let row = 0; row < grid.height; row++) {
+    mapRow(row, xs, ys);
+    visit(row, xs, ys);
+  }
+}
+
+/**
+ * For nearest resampling, the block index of the source pixel of every output pixel (-1: none). It depends on the
+ * geometry only, so the bands of one resolution and the scenes of one tile (same transform, same window) share it.
+ */
+export function nearestIndexMap(source: WarpGeometry, grid: Grid, maxError = DEFAULT_MAX_ERROR): Int32Array {
+  const exact = gridToSourcePixels(grid, source.epsg, source.geoTransform);
+  const map = new Int32Array(grid.width * grid.height);
+  forEachMappedRow(exact, grid, maxError, (row, xs, ys) => {
+    const rowStart = row * grid.width;
+    for (let i = 0; i < grid.width; i++) map[rowStart + i] = sourceIndex(source, exact, i, row, xs, ys);
+  });
+  return map;
+}
+
+/** output[i] = data[map[i]] wherever the map has a source pixel that is not nodata. */
+function copyMapped(map: Int32Array, data: TypedArrayOf, nodata: number | undefined, output: TypedArrayOf): void {
+  if (nodata === undefined) {
+    for (let i = 0; i < map.length; i++) {
+      const index = map[i];
+      if (index >= 0) output[i] = data[index];
+    }
+    return;
+  }
+  const nanNodata = Number.isNaN(nodata);
+  for (let i = 0; i < map.length; i++) {
+    const index = map[i];
+    if (index < 0) continue;
+    const value = data[index];
+    if (nanNodata ? value === value : value !== nodata) output[i] = value;
+  }
+}
+
+/** Nearest index maps of one work unit, by geometry, least recently used dropped first. */
+export class NearestMapCache {
+  private readonly maps = new Map<string, Int32Array>();
+
+  constructor(private readonly maxEntries = 16) {}
+
+  get(source: WarpGeometry, grid: Grid, maxError: number): Int32Array {
+    const key = JSON.stringify([grid.epsg, grid.transform, grid.width, grid.height, source.epsg, source.geoTransform, source.offsetX, source.offsetY, source.width, source.height, maxError]);
+    let map = this.maps.get(key);
+    if (map) this.maps.delete(key);
+    else map = nearestIndexMap(source, grid, maxError);
+    this.maps.set(key, map);
+    if (this.maps.size > this.maxEntries) this.maps.delete(this.maps.keys().next().value!);
+    return map;
+  }
 }
 
 interface KernelContext {
@@ -128,7 +192,7 @@ interface KernelContext {
  * transformed again exactly before being rejected; a centre within 1e-10 of a pixel's right/bottom edge
  * counts as the next pixel.
  */
-function sourceIndex({ source, exact }: KernelContext, i: number, row: number, xs: Float64Array, ys: Float64Array): number {
+function sourceIndex(source: WarpGeometry, exact: PointTransform, i: number, row: number, xs: Float64Array, ys: Float64Array): number {
   const { offsetX: left, offsetY: top } = source;
   const right = left + source.width;
   const bottom = top + source.height;
@@ -147,24 +211,12 @@ function sourceIndex({ source, exact }: KernelContext, i: number, row: number, x
   return line * source.width + column;
 }
 
-function nearestRow(context: KernelContext, row: number, xs: Float64Array, ys: Float64Array): void {
-  const { source, isNodata, output, width } = context;
-  const data = source.data;
-  const rowStart = row * width;
-  for (let i = 0; i < width; i++) {
-    const index = sourceIndex(context, i, row, xs, ys);
-    if (index < 0) continue;
-    const value = data[index];
-    if (!isNodata(value)) output[rowStart + i] = value;
-  }
-}
-
 function bilinearRow(context: KernelContext, row: number, xs: Float64Array, ys: Float64Array): void {
   const { source, isNodata, round, output, width } = context;
   const { data, width: sourceWidth, height: sourceHeight } = source;
   const rowStart = row * width;
   for (let i = 0; i < width; i++) {
-    if (sourceIndex(context, i, row, xs, ys) < 0) continue;
+    if (sourceIndex(source, context.exact, i, row, xs, ys) < 0) continue;
     const x = xs[i] - source.offsetX - 0.5;
     const y = ys[i] - source.offsetY - 0.5;
     const left = Math.floor(x);
