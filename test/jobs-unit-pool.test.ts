@@ -54,6 +54,55 @@ describe('UnitPool (worker threads)', () => {
     await expect(square([6, 7], new AbortController().signal)).resolves.toEqual([36, 49]);
   });
 
+  describe('locality groups', () => {
+    interface Where {
+      thread: number;
+      order: number;
+    }
+    const where = (groups: string[]) =>
+      pool.map<{ busyMs: number }, Where>(
+        { jobId: 'job-1', processId: 'units-demo', signal: new AbortController().signal },
+        'where',
+        groups.map(() => ({ busyMs: 20 })),
+        undefined,
+        { groups },
+      );
+    /** Payload indexes per thread, in the order each thread ran them. */
+    const byThread = (results: Where[]) => {
+      const threads = new Map<number, { index: number; order: number }[]>();
+      results.forEach(({ thread, order }, index) => threads.set(thread, [...(threads.get(thread) ?? []), { index, order }]));
+      return [...threads.values()].map((units) => units.sort((a, b) => a.order - b.order).map((unit) => unit.index));
+    };
+
+    it('keeps each thread on one group while it has units', async () => {
+      const groups = Array.from({ length: 12 }, (_, index) => (index % 2 === 0 ? 'a' : 'b'));
+      const threads = byThread(await where(groups)).sort((x, y) => x[0] - y[0]);
+      expect(threads).toEqual([
+        [0, 2, 4, 6, 8, 10],
+        [1, 3, 5, 7, 9, 11],
+      ]);
+    });
+
+    it('sends a thread whose group is done to the back of the largest group', async () => {
+      const groups = ['a', 'b', 'a', 'a', 'a', 'a', 'a', 'a', 'a'];
+      const threads = byThread(await where(groups)).sort((x, y) => x[0] - y[0]);
+      expect(threads).toHaveLength(2);
+      const [front, back] = threads;
+      expect(back[0]).toBe(1);
+      const stolen = back.slice(1);
+      expect(stolen.length).toBeGreaterThan(0);
+      // The first thread works group a from the front, the second from the back: together they cover it once.
+      expect(front).toEqual([...front].sort((x, y) => x - y));
+      expect(stolen).toEqual([...stolen].sort((x, y) => y - x));
+      expect([...front, ...stolen].sort((x, y) => x - y)).toEqual([0, 2, 3, 4, 5, 6, 7, 8]);
+    });
+
+    it('rejects groups that do not match the payloads', () => {
+      const map = pool.map({ jobId: 'job-1', processId: 'units-demo', signal: new AbortController().signal }, 'where', [{ busyMs: 0 }], undefined, { groups: ['a', 'b'] });
+      return expect(map).rejects.toThrow('one group per payload');
+    });
+  });
+
   it('rejects a unit the process does not have', async () => {
     const map = pool.map({ jobId: 'job-1', processId: 'units-demo', signal: new AbortController().signal }, 'cube', [1]);
     await expect(map).rejects.toThrow('process units-demo has no unit cube');

@@ -50,6 +50,8 @@ describe('output grid', () => {
     const grid = { epsg: 32610, transform: [500000, 10, 0, 5270000, 0, -10] as [number, number, number, number, number, number], width: 1100, height: 700 };
     const windows = tileWindows(grid, 512);
     expect(windows).toHaveLength(6);
+    // Row by row in alternating directions, so consecutive windows are neighbours.
+    expect(windows.map((w) => [w.x, w.y])).toEqual([[0, 0], [512, 0], [1024, 0], [1024, 512], [512, 512], [0, 512]]);
     expect(windows.reduce((sum, w) => sum + w.width * w.height, 0)).toBe(1100 * 700);
     expect(subGrid(grid, 512, 512, 588, 188).transform).toEqual([505120, 10, 0, 5264880, 0, -10]);
   });

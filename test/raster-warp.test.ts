@@ -7,7 +7,7 @@ import { transformer } from '../src/raster/crs';
 import { RangeClient } from '../src/raster/http-client';
 import { readToGrid } from '../src/raster/read-to-grid';
 import type { Grid } from '../src/raster/types';
-import { gridToSourcePixels, warp } from '../src/raster/warp';
+import { gridToSourcePixels, NearestMapCache, warp, type WarpGeometry } from '../src/raster/warp';
 import { countDifferences, gdalWarpToGrid, runPython, typedFromBytes } from './helpers/gdal';
 import { RangeServer } from './helpers/range-server';
 
@@ -81,6 +81,32 @@ describe('nearest neighbour across UTM zones equals gdalwarp -r near', () => {
     // Sanity: the grid is mostly covered, with nodata around the rotated footprint when there is a margin.
     const filled = ours.data.filter((v) => v !== 0).length;
     expect(filled).toBeGreaterThan(grid.width * grid.height * 0.5);
+  });
+});
+
+describe('nearest index maps', () => {
+  test('reads sharing a NearestMapCache give gdalwarp\'s pixels, with one map per geometry', async () => {
+    const grid = zone11Grid(600, 10, 200);
+    const maps = new NearestMapCache();
+    const gdal = gdalWarpToGrid(path.join(folder, 'zone10.tif'), grid, 'near', 0, 'uint16');
+    for (let read = 0; read < 2; read++) {
+      const ours = await readToGrid(server.url('zone10.tif'), grid, { client, nodata: 0, maps });
+      expect(countDifferences(ours.data, gdal)).toBe(0);
+    }
+    const geometry: WarpGeometry = { width: 600, height: 600, offsetX: 0, offsetY: 0, geoTransform: [680000, 10, 0, 5220000, 0, -10], epsg: 32610 };
+    expect(maps.get(geometry, grid, 0.125)).toBe(maps.get({ ...geometry }, grid, 0.125));
+    expect(maps.get({ ...geometry, offsetX: 1 }, grid, 0.125)).not.toBe(maps.get(geometry, grid, 0.125));
+  });
+
+  test('one map serves sources of different values and nodata', () => {
+    const grid = zone11Grid(100, 10, 50);
+    const geometry: WarpGeometry = { width: 100, height: 100, offsetX: 0, offsetY: 0, geoTransform: [680000, 10, 0, 5220000, 0, -10], epsg: 32610 };
+    const maps = new NearestMapCache();
+    for (const [seed, nodata] of [[1, undefined], [2, 7], [3, Number.NaN]] as const) {
+      const data = Float32Array.from({ length: 100 * 100 }, (_, i) => ((i * 7919 + seed) % 13 === 0 ? (nodata ?? 0) : (i * seed) % 1000));
+      const source = { ...geometry, data, nodata };
+      expect(Array.from(warp(source, grid, { nodata: -1, maps }))).toEqual(Array.from(warp(source, grid, { nodata: -1 })));
+    }
   });
 });
 

@@ -103,7 +103,7 @@ async function run(inputs: Record<string, unknown>, ctx: RunContext) {
   const results = await ctx.map<TilePayload, TileResult>('tile', units.map((unit) => unit.payload), (index) => {
     done++;
     ctx.progress(SEARCH_DONE + ((UNITS_DONE - SEARCH_DONE) * done) / units.length, `composited ${units[index].payload.label}`);
-  });
+  }, { groups: units.map((unit) => unit.payload.month) }); // a month's units share its scenes' source tiles
 
   const mosaicItems = [];
   for (const [i, month] of months.entries()) {

@@ -48,10 +48,12 @@ interface SceneLayers {
 }
 
 /**
- * Units already run one per core, so each decodes on its own thread (no decode pool behind it) and keeps a
- * modest tile cache: neighbouring output tiles of one month share source tiles.
+ * Units already run one per core, so each decodes on its own thread (no decode pool behind it). The units of
+ * a month share source tiles, the pool keeps a thread on one month, and tiles come in serpentine order, so a
+ * cache that holds about one row of a month's source tiles reads each one about once (the 10 m bench job:
+ * 1.4× the unique bytes at 128 MiB, 1.6× at 96, 1.07× at 192 with more memory).
  */
-const unitTileCache = new TileCache(Number(process.env.UNIT_TILE_CACHE_MB || 96) * 2 ** 20);
+const unitTileCache = new TileCache(Number(process.env.UNIT_TILE_CACHE_MB || 128) * 2 ** 20);
 
 /** One pooled client per signing configuration in this worker, so expired tokens are refreshed once for all units. */
 const signedClients = new Map<string, RangeClient>();

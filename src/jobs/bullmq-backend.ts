@@ -131,6 +131,7 @@ export class BullmqUnitDispatcher {
     return new BullmqUnitDispatcher(options.registry, queue, events, options.connection, options.prefix);
   }
 
+  /** Locality groups (`MapOptions.groups`) are not used: units are queued in payload order, which keeps a group's units together. */
   readonly mapper: UnitMapper = (request) => (unit, payloads, onUnitDone) => this.map(request, unit, payloads, onUnitDone);
 
   async map<P, R>(

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import type { ProcessPlugin, UnitContext } from '../ogc/process';
+import type { MapOptions, ProcessPlugin, UnitContext } from '../ogc/process';
 import { loadPlugin, type ProcessRegistry } from '../ogc/registry';
 import { jobOutputStore } from './output-store';
 import type { UnitMapRequest, UnitMapper } from './runner';
@@ -100,6 +100,12 @@ export function serveUnits(): void {
   });
 }
 
+interface Affinity {
+  batch: Batch;
+  group: string;
+  fromBack: boolean;
+}
+
 /** One `map` call: its units share the fate of the first failure or of the job's abort. */
 interface Batch {
   done: boolean;
@@ -138,8 +144,10 @@ export class UnitPool {
   private readonly busy = new Map<Worker, QueuedUnit>();
   /** Threads being terminated after a cancel; close waits for them. */
   private readonly terminating = new Set<Promise<number>>();
-  /** Waiting units per batch; batches take turns so one big job does not hold back the others. */
-  private readonly waiting = new Map<Batch, QueuedUnit[]>();
+  /** Waiting units per batch, by locality group; batches take turns so one big job does not hold back the others. */
+  private readonly waiting = new Map<Batch, Map<string, QueuedUnit[]>>();
+  /** The group each thread took its last unit from, and from which end of it. */
+  private readonly affinity = new Map<Worker, Affinity>();
   private closed = false;
 
   constructor(private readonly options: UnitPoolOptions) {
@@ -152,16 +160,18 @@ export class UnitPool {
   }
 
   /** The `UnitMapper` a runner needs. */
-  readonly mapper: UnitMapper = (request) => (unit, payloads, onUnitDone) => this.map(request, unit, payloads, onUnitDone);
+  readonly mapper: UnitMapper = (request) => (unit, payloads, onUnitDone, options) => this.map(request, unit, payloads, onUnitDone, options);
 
   map<P, R>(
     request: UnitMapRequest,
     unit: string,
     payloads: P[],
     onUnitDone?: (index: number, result: R) => void,
+    options: MapOptions = {},
   ): Promise<R[]> {
     return new Promise<R[]>((resolve, reject) => {
       if (this.closed) throw new Error('unit pool closed');
+      if (options.groups && options.groups.length !== payloads.length) throw new Error('map: one group per payload');
       request.signal.throwIfAborted();
       unitOf(this.options.registry.get(request.processId), request.processId, unit);
       const modulePath = this.options.registry.moduleOf(request.processId);
@@ -179,10 +189,13 @@ export class UnitPool {
       };
       if (remaining === 0) return settle();
       request.signal.addEventListener('abort', onAbort, { once: true });
-      const queued: QueuedUnit[] = [];
+      const queued = new Map<string, QueuedUnit[]>();
       this.waiting.set(batch, queued);
       payloads.forEach((payload, index) => {
-        queued.push({
+        // Ungrouped units are groups of one, taken in order.
+        const group = options.groups?.[index] ?? `#${index}`;
+        if (!queued.has(group)) queued.set(group, []);
+        queued.get(group)!.push({
           batch,
           message: { processId: request.processId, modulePath, unit, payload, jobId: request.jobId, outputRoot: this.options.outputRoot },
           succeed: (result) => {
@@ -206,7 +219,7 @@ export class UnitPool {
   async close(): Promise<void> {
     this.closed = true;
     const error = new Error('unit pool closed');
-    const units = [...[...this.waiting.values()].flat(), ...this.busy.values()];
+    const units = [...[...this.waiting.values()].flatMap((groups) => [...groups.values()].flat()), ...this.busy.values()];
     this.waiting.clear();
     this.busy.clear();
     this.idle.length = 0;
@@ -222,6 +235,7 @@ export class UnitPool {
       if (unit.batch !== batch) continue;
       this.busy.delete(worker);
       this.workers.delete(worker);
+      this.affinity.delete(worker);
       const exited = worker.terminate();
       this.terminating.add(exited);
       void exited.finally(() => this.terminating.delete(exited));
@@ -233,7 +247,7 @@ export class UnitPool {
     while (!this.closed && this.waiting.size > 0) {
       const worker = this.idle.pop() ?? (this.workers.size < this.size ? this.spawn() : undefined);
       if (!worker) return;
-      const unit = this.nextUnit();
+      const unit = this.nextUnit(worker);
       this.busy.set(worker, unit);
       worker.ref();
       worker.postMessage(unit.message);
@@ -241,12 +255,37 @@ export class UnitPool {
   }
 
   /** Round robin over batches: the first batch gives one unit and moves to the back of the line. */
-  private nextUnit(): QueuedUnit {
-    const [batch, units] = this.waiting.entries().next().value as [Batch, QueuedUnit[]];
-    const unit = units.shift()!;
+  private nextUnit(worker: Worker): QueuedUnit {
+    const [batch, groups] = this.waiting.entries().next().value as [Batch, Map<string, QueuedUnit[]>];
+    const choice = this.groupFor(worker, batch, groups);
+    const units = groups.get(choice.group)!;
+    const unit = choice.fromBack ? units.pop()! : units.shift()!;
+    if (units.length === 0) groups.delete(choice.group);
+    this.affinity.set(worker, choice);
     this.waiting.delete(batch);
-    if (units.length > 0) this.waiting.set(batch, units);
+    if (groups.size > 0) this.waiting.set(batch, groups);
     return unit;
+  }
+
+  /**
+   * The thread's previous group while it has units left; else the first group no other thread is on; else the
+   * group with the most units left, from its back, so the two threads sharing it work from opposite ends.
+   */
+  private groupFor(worker: Worker, batch: Batch, groups: Map<string, QueuedUnit[]>): Affinity {
+    const last = this.affinity.get(worker);
+    if (last?.batch === batch && groups.has(last.group)) return last;
+    const taken = new Set<string>();
+    for (const busy of this.busy.keys()) {
+      const other = this.affinity.get(busy);
+      if (other?.batch === batch) taken.add(other.group);
+    }
+    let largest = '';
+    let largestSize = 0;
+    for (const [group, units] of groups) {
+      if (!taken.has(group)) return { batch, group, fromBack: false };
+      if (units.length > largestSize) [largest, largestSize] = [group, units.length];
+    }
+    return { batch, group: largest, fromBack: true };
   }
 
   private spawn(): Worker {
@@ -267,6 +306,7 @@ export class UnitPool {
       this.dispatch();
     });
     const lose = (error: Error): void => {
+      this.affinity.delete(worker);
       if (!this.workers.delete(worker)) return;
       const index = this.idle.indexOf(worker);
       if (index >= 0) this.idle.splice(index, 1);

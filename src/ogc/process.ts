@@ -83,7 +83,16 @@ export interface RunContext extends UnitContext {
    * Rejects on the first failed unit, and when the job is dismissed (every pending and running unit is cancelled).
    * Payloads and results must be structured-cloneable JSON.
    */
-  map<P, R>(unit: string, payloads: P[], onUnitDone?: (index: number, result: R) => void): Promise<R[]>;
+  map<P, R>(unit: string, payloads: P[], onUnitDone?: (index: number, result: R) => void, options?: MapOptions): Promise<R[]>;
+}
+
+export interface MapOptions {
+  /**
+   * A locality group per payload: units of one group share inputs (the source tiles of one month, say). The
+   * embedded pool keeps each thread on one group while it has units, so per-thread caches are not filled twice
+   * with the same data; BullMQ hands units out in order.
+   */
+  groups?: string[];
 }
 
 /** A semantic input problem found by `check` (beyond JSON Schema): answered as HTTP 400 naming the input. */

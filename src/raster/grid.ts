@@ -62,13 +62,19 @@ export function subGrid(grid: Grid, x: number, y: number, width: number, height:
   return { epsg: grid.epsg, transform, width, height };
 }
 
-/** Splits a grid into windows of at most `tileSize` pixels a side, row by row. */
+/**
+ * Splits a grid into windows of at most `tileSize` pixels a side, row by row in alternating directions
+ * (left to right, then right to left), so that consecutive windows are always neighbours: work done in this
+ * order finds the source tiles it shares with the previous window still in a cache.
+ */
 export function tileWindows(grid: Grid, tileSize: number): { x: number; y: number; width: number; height: number }[] {
   const windows = [];
-  for (let y = 0; y < grid.height; y += tileSize) {
+  for (let y = 0, row = 0; y < grid.height; y += tileSize, row++) {
+    const rowWindows = [];
     for (let x = 0; x < grid.width; x += tileSize) {
-      windows.push({ x, y, width: Math.min(tileSize, grid.width - x), height: Math.min(tileSize, grid.height - y) });
+      rowWindows.push({ x, y, width: Math.min(tileSize, grid.width - x), height: Math.min(tileSize, grid.height - y) });
     }
+    windows.push(...(row % 2 === 0 ? rowWindows : rowWindows.reverse()));
   }
   return windows;
 }
