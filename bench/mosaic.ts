@@ -15,7 +15,7 @@ import { ProcessRegistry } from '../src/ogc/registry';
 import { syntheticDataDir, BOUNDARY_LON } from '../test/fixtures/sentinel2';
 
 /** The STAC API fixture in its own process, as a remote API would be; stopped when this process ends. */
-async function startRemoteFixture(): Promise<{ url: string; counters(): Promise<{ assetBytes: number; assetRequests: number }>; close(): void }> {
+async function startRemoteFixture(): Promise<{ url: string; counters(): Promise<{ assetBytes: number; assetRequests: number; cpuSeconds: number }>; close(): void }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'stac-fixture.ts'), '--size', 'bench'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -56,6 +56,9 @@ interface CaseResult {
   bytesRead: number;
   requests: number;
   peakRssMiB: number;
+  /** CPU seconds of the job's process (all threads) and of the STAC fixture's, during the job. */
+  cpuSeconds: number;
+  fixtureCpuSeconds: number;
 }
 
 async function runCase(c: Case): Promise<CaseResult> {
@@ -75,19 +78,24 @@ async function runCase(c: Case): Promise<CaseResult> {
   };
   const job = newJobRecord('cloudless-mosaic', { inputs, response: 'document' });
   await backend.store.create(job);
+  const fixtureCpuBefore = (await stac.counters()).cpuSeconds;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await backend.submit(job);
   const final = await backend.waitForFinal(job.id);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   if (final.status !== 'successful') throw new Error(`job ${final.status}: ${final.message}`);
   const month = path.join(root, 'out', job.id, 'monthly-mosaic-2020-10', 'monthly-mosaic-2020-10.json');
   const item = JSON.parse(readFileSync(month, 'utf8'));
   const [height, width] = item.properties['proj:shape'];
-  const { assetBytes: bytesRead, assetRequests: requests } = await stac.counters();
+  const { assetBytes: bytesRead, assetRequests: requests, cpuSeconds: fixtureCpuSeconds } = await stac.counters();
   const result = {
     seconds, width, height,
     bytesRead, requests,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    fixtureCpuSeconds: fixtureCpuSeconds - fixtureCpuBefore,
   };
   await backend.close();
   stac.close();
@@ -103,14 +111,15 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   await syntheticDataDir('bench');
   console.log('cloudless-mosaic end to end, synthetic bench data (48 scenes, 16 a month, 10 m bands), nir/red/green, embedded backend');
-  console.log('case                                        threads  seconds  grid         out Mpx/s  MiB read  requests  peak RSS MiB');
+  console.log('case                                        threads  seconds  grid         out Mpx/s  MiB read  requests  peak RSS MiB  CPU-s job  CPU-s fixture');
   for (const c of CASES.filter((c) => !quick || c.resolution > 10)) {
     const output = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--case', JSON.stringify(c)], { maxBuffer: 1 << 24 }).toString();
     const r: CaseResult = JSON.parse(output.trim().split('\n').pop()!);
     const outMpx = (r.width * r.height * c.months) / 1e6;
     console.log(
       `${c.name.padEnd(44)}${String(c.threads).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${`${r.width}×${r.height}`.padEnd(11)}` +
-        `${(outMpx / r.seconds).toFixed(2).padStart(11)}  ${(r.bytesRead / 2 ** 20).toFixed(1).padStart(8)}  ${String(r.requests).padStart(8)}  ${r.peakRssMiB.toFixed(0).padStart(12)}`,
+        `${(outMpx / r.seconds).toFixed(2).padStart(11)}  ${(r.bytesRead / 2 ** 20).toFixed(1).padStart(8)}  ${String(r.requests).padStart(8)}  ${r.peakRssMiB.toFixed(0).padStart(12)}` +
+        `${r.cpuSeconds.toFixed(1).padStart(11)}  ${r.fixtureCpuSeconds.toFixed(1).padStart(13)}`,
     );
   }
   console.log('reference (stackstac + dask, 2 threads, same job shape at 10 m onto 1983 × 1665): 62 s, 5.5 GiB peak');

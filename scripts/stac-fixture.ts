@@ -1,7 +1,7 @@
 /**
  * Serves the synthetic Sentinel-2 data through the local STAC API fixture, as its own process (so a benchmark's
  * server and the "remote" STAC API do not share an event loop). Prints the URL on the first line of stdout, and
- * its request counters as one JSON line for each line "counters" read on stdin.
+ * its request counters and the CPU seconds it has used as one JSON line for each line "counters" read on stdin.
  *
  *   npx tsx scripts/stac-fixture.ts [--size tiny|small|bench] [--flavour planetary-computer|earth-search]
  */
@@ -22,7 +22,9 @@ async function main(): Promise<void> {
   // The parent's end is ours: stop when stdin closes.
   process.stdin.on('end', stop);
   process.stdin.setEncoding('utf8').on('data', (text: string) => {
-    if (text.includes('counters')) console.log(JSON.stringify(stac.counters));
+    if (!text.includes('counters')) return;
+    const { user, system } = process.cpuUsage();
+    console.log(JSON.stringify({ ...stac.counters, cpuSeconds: (user + system) / 1e6 }));
   });
 }
 

@@ -6,7 +6,7 @@ import { resolveItemBands, type ResolvedItem } from '../../src/stac/bands';
 import { searchItems } from '../../src/stac/client';
 import { signerFor, signingConfigFor, type SigningConfig } from '../../src/stac/signing';
 import type { StacItem } from '../../src/stac/types';
-import { writeCatalog } from '../../src/stac/writer';
+import { writeCatalog, type MosaicItemInput } from '../../src/stac/writer';
 import { writeMonth, type MonthOutput } from './assemble';
 import description from './description.json';
 import { checkMosaicInputs, outputGrid, toMosaicRequest, type MosaicRequest } from './inputs';
@@ -17,9 +17,9 @@ import { compositeTile, type SceneBands, type TilePayload, type TileResult } fro
 export const UNIT_TILE_SIZE = 512;
 const WORK_FOLDER = '.work';
 
-/** Progress shares: search, compositing units, writing COGs and STAC. */
+/** Progress shares: search, then compositing units and writing months, then the catalog. */
 const SEARCH_DONE = 5;
-const UNITS_DONE = 90;
+const WRITTEN = 98;
 
 function overlaps(a: Bbox, b: Bbox): boolean {
   return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
@@ -84,6 +84,26 @@ function tilePayloads(months: MonthGroup<Scene>[], grid: Grid, request: MosaicRe
   );
 }
 
+type Unit = ReturnType<typeof tilePayloads>[number];
+
+/** Writes one month's COGs from its units' tiles; undefined when no scene gave the month a valid pixel. */
+async function writeMonthOf(month: MonthGroup<Scene>, units: Unit[], results: TileResult[], grid: Grid, request: MosaicRequest, ctx: RunContext): Promise<MosaicItemInput | undefined> {
+  const monthUnits = units.map((unit, index) => ({ ...unit, result: results[index] })).filter((unit) => unit.payload.month === month.month);
+  const used = new Set(monthUnits.flatMap((unit) => unit.result.scenesUsed));
+  const output: MonthOutput = {
+    month: month.month,
+    grid,
+    bandNames: request.bands,
+    tiles: monthUnits.map((unit) => ({ window: unit.window, workFile: unit.payload.workFile })),
+    acquisitions: month.scenes.filter((scene) => used.has(scene.item.itemId)).map((scene) => scene.item.datetime),
+    sources: month.scenes.map((scene) => scene.item.itemId).filter((id) => used.has(id)),
+    collection: request.collection,
+  };
+  if (output.sources.length === 0) return undefined;
+  ctx.signal.throwIfAborted();
+  return writeMonth(ctx.store, output);
+}
+
 async function run(inputs: Record<string, unknown>, ctx: RunContext) {
   const request = toMosaicRequest(inputs);
   const items = await findScenes(request, ctx);
@@ -99,29 +119,43 @@ async function run(inputs: Record<string, unknown>, ctx: RunContext) {
   const units = tilePayloads(months, grid, request, signing);
   ctx.progress(SEARCH_DONE, `${items.length} scenes in ${months.length} month(s): ${units.length} work units on a ${grid.width} × ${grid.height} grid`);
 
-  let done = 0;
-  const results = await ctx.map<TilePayload, TileResult>('tile', units.map((unit) => unit.payload), (index) => {
-    done++;
-    ctx.progress(SEARCH_DONE + ((UNITS_DONE - SEARCH_DONE) * done) / units.length, `composited ${units[index].payload.label}`);
-  }, { groups: units.map((unit) => unit.payload.month) }); // a month's units share its scenes' source tiles
-
-  const mosaicItems = [];
-  for (const [i, month] of months.entries()) {
-    ctx.signal.throwIfAborted();
-    const monthUnits = units.map((unit, index) => ({ ...unit, result: results[index] })).filter((unit) => unit.payload.month === month.month);
-    const used = new Set(monthUnits.flatMap((unit) => unit.result.scenesUsed));
-    const output: MonthOutput = {
-      month: month.month,
-      grid,
-      bandNames: request.bands,
-      tiles: monthUnits.map((unit) => ({ window: unit.window, workFile: unit.payload.workFile })),
-      acquisitions: month.scenes.filter((scene) => used.has(scene.item.itemId)).map((scene) => scene.item.datetime),
-      sources: month.scenes.map((scene) => scene.item.itemId).filter((id) => used.has(id)),
-      collection: request.collection,
-    };
-    if (output.sources.length === 0) continue;
-    mosaicItems.push(await writeMonth(ctx.store, output));
-    ctx.progress(UNITS_DONE + ((100 - UNITS_DONE) * (i + 1)) / months.length, `wrote monthly-mosaic-${month.month}`);
+  // A month's COGs are written as soon as its last unit is done, while the other months are still compositing.
+  const results = new Array<TileResult>(units.length);
+  const unitsLeft = new Map<string, number>();
+  for (const unit of units) unitsLeft.set(unit.payload.month, (unitsLeft.get(unit.payload.month) ?? 0) + 1);
+  const steps = units.length + unitsLeft.size;
+  let stepsDone = 0;
+  const step = (message: string) => ctx.progress(SEARCH_DONE + ((WRITTEN - SEARCH_DONE) * ++stepsDone) / steps, message);
+  const writes = new Map<string, Promise<MosaicItemInput | undefined>>();
+  const writeWhenComplete = (month: MonthGroup<Scene>) => {
+    const write = writeMonthOf(month, units, results, grid, request, ctx).then((item) => {
+      step(`wrote monthly-mosaic-${month.month}`);
+      return item;
+    });
+    write.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
+    writes.set(month.month, write);
+  };
+  try {
+    await ctx.map<TilePayload, TileResult>(
+      'tile',
+      units.map((unit) => unit.payload),
+      (index, result) => {
+        results[index] = result;
+        const { month, label } = units[index].payload;
+        step(`composited ${label}`);
+        unitsLeft.set(month, unitsLeft.get(month)! - 1);
+        if (unitsLeft.get(month) === 0) writeWhenComplete(months.find((group) => group.month === month)!);
+      },
+      { groups: units.map((unit) => unit.payload.month) }, // a month's units share its scenes' source tiles
+    );
+  } finally {
+    // Nothing may still be writing into the job folder when a failed or dismissed job's outputs are removed.
+    await Promise.allSettled(writes.values());
+  }
+  const mosaicItems: MosaicItemInput[] = [];
+  for (const month of months) {
+    const item = await writes.get(month.month);
+    if (item) mosaicItems.push(item);
   }
   await rm(ctx.store.path(WORK_FOLDER), { recursive: true, force: true });
   await writeCatalog((relative, data) => ctx.store.writeFile(relative, data), { items: mosaicItems });

@@ -8,11 +8,31 @@ type IntegerSamples = Uint8Array | Uint16Array | Int16Array | Uint32Array;
 
 /** Undoes horizontal differencing in place; `samples` holds `rows` rows of `rowLength` values. */
 export function undoHorizontalDifferencing(samples: IntegerSamples, rowLength: number, stride: number): void {
+  // One loop per element type for single-sample rows (every band file of a mosaic): a running sum in a
+  // register, where the generic loop reads back what it just stored through a polymorphic element access.
+  if (stride === 1 && samples instanceof Uint16Array) return undoUint16Rows(samples, rowLength);
+  if (stride === 1 && samples instanceof Uint8Array) return undoUint8Rows(samples, rowLength);
   const rows = samples.length / rowLength;
   for (let row = 0; row < rows; row++) {
     const start = row * rowLength;
     const end = start + rowLength;
     for (let i = start + stride; i < end; i++) samples[i] += samples[i - stride];
+  }
+}
+
+function undoUint16Rows(samples: Uint16Array, rowLength: number): void {
+  for (let start = 0; start < samples.length; start += rowLength) {
+    const end = start + rowLength;
+    let sum = samples[start];
+    for (let i = start + 1; i < end; i++) samples[i] = sum = (sum + samples[i]) & 0xffff;
+  }
+}
+
+function undoUint8Rows(samples: Uint8Array, rowLength: number): void {
+  for (let start = 0; start < samples.length; start += rowLength) {
+    const end = start + rowLength;
+    let sum = samples[start];
+    for (let i = start + 1; i < end; i++) samples[i] = sum = (sum + samples[i]) & 0xff;
   }
 }
 
