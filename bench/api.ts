@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { deleteKeys } from '../test/bullmq-helpers';
 import { loadConfig } from '../src/config';
 import { startServer } from '../src/http/server';
 import { RedisJobStore } from '../src/jobs/redis-store';
@@ -415,15 +416,10 @@ async function measureListing(client: HttpClient, options: Options, prefix: stri
   }
 }
 
-async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
+async function deleteBenchKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }
@@ -437,7 +433,7 @@ async function main(): Promise<void> {
     try {
       await measureMode(mode, options, prefix);
     } finally {
-      if (mode !== 'embedded') await deleteKeys(options.redisUrl, prefix);
+      if (mode !== 'embedded') await deleteBenchKeys(options.redisUrl, prefix);
     }
   }
 }

@@ -102,22 +102,26 @@ async function readScenes(payload: TilePayload, ctx: UnitContext): Promise<Scene
 }
 
 function hasValidPixel(scene: SceneLayers): boolean {
-  const band = scene.bands[0];
-  for (let i = 0; i < band.length; i++) if (band[i] !== NODATA && (!scene.valid || scene.valid[i])) return true;
-  return false;
+  const { valid } = scene;
+  return scene.bands.some((band) => {
+    for (let i = 0; i < band.length; i++) if (band[i] !== NODATA && (!valid || valid[i])) return true;
+    return false;
+  });
 }
 
 /** Reads every scene over the tile, masks, composites each band, and writes the tile's bands to `workFile`. */
 export async function compositeTile(payload: TilePayload, ctx: UnitContext): Promise<TileResult> {
   // Every concurrent range request listens on the unit's signal: scenes in flight × (bands + SCL) × requests each.
   setMaxListeners(0, ctx.signal);
-  const scenes = await readScenes(payload, ctx);
+  const read = await readScenes(payload, ctx);
   ctx.signal.throwIfAborted();
-  const bandCount = scenes[0]?.bands.length ?? 0;
+  // Scenes with no usable pixel on this tile (outside their swath, or all cloud) add nothing to the median.
+  const scenes = read.filter(hasValidPixel);
+  const bandCount = payload.scenes[0]?.bands.length ?? 0;
   const pixels = payload.grid.width * payload.grid.height;
   const output = new Uint16Array(pixels * bandCount);
   const valid = scenes.map((scene) => scene.valid);
-  for (let band = 0; band < bandCount; band++) {
+  for (let band = 0; band < bandCount && scenes.length > 0; band++) {
     medianComposite(scenes.map((scene) => scene.bands[band]), {
       nodata: NODATA,
       valid,
@@ -126,8 +130,8 @@ export async function compositeTile(payload: TilePayload, ctx: UnitContext): Pro
   }
   await ctx.store.writeFile(payload.workFile, new Uint8Array(output.buffer));
   return {
-    bytesRead: scenes.reduce((sum, s) => sum + s.bytesRead, 0),
-    requests: scenes.reduce((sum, s) => sum + s.requests, 0),
-    scenesUsed: scenes.filter(hasValidPixel).map((scene) => scene.id),
+    bytesRead: read.reduce((sum, s) => sum + s.bytesRead, 0),
+    requests: read.reduce((sum, s) => sum + s.requests, 0),
+    scenesUsed: scenes.map((scene) => scene.id),
   };
 }

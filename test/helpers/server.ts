@@ -8,6 +8,7 @@ import { createBackend } from '../../src/jobs';
 import type { ReferenceLimits } from '../../src/ogc/execute-request';
 import type { JobBackend } from '../../src/jobs/types';
 import { ProcessRegistry } from '../../src/ogc/registry';
+import { deleteKeys } from '../bullmq-helpers';
 
 export const API_FIXTURE_PROCESSES = path.join(__dirname, '..', 'fixtures', 'api-processes');
 export const TEST_REDIS_URL = 'redis://127.0.0.1:6379/5';
@@ -64,22 +65,17 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     async close() {
       await running.close();
       await rm(root, { recursive: true, force: true });
-      if (queuePrefix) await deleteRedisKeys(`${queuePrefix}:*`);
+      if (queuePrefix) await deleteServerKeys(queuePrefix);
     },
   };
 }
 
 /** Removes the Redis keys of a finished test server from the shared test database. */
-async function deleteRedisKeys(pattern: string): Promise<void> {
+async function deleteServerKeys(queuePrefix: string): Promise<void> {
   const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeys(redis, queuePrefix);
   } finally {
     redis.disconnect();
   }
