@@ -13,13 +13,19 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createBackend, newJobRecord } from '../src/jobs';
+import { createBackend, newJobRecord, type JobBackend } from '../src/jobs';
 import { ProcessRegistry } from '../src/ogc/registry';
 import { syntheticDataDir, BOUNDARY_LON } from '../test/fixtures/sentinel2';
 import { deleteKeys } from '../test/bullmq-helpers';
 
 /** The STAC API fixture in its own process, as a remote API would be; stopped when this process ends. */
-async function startRemoteFixture(): Promise<{ url: string; counters(): Promise<{ assetBytes: number; assetRequests: number; cpuSeconds: number }>; close(): void }> {
+interface RemoteFixture {
+  url: string;
+  counters(): Promise<{ assetBytes: number; assetRequests: number; cpuSeconds: number }>;
+  close(): void;
+}
+
+async function startRemoteFixture(): Promise<RemoteFixture> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'stac-fixture.ts'), '--size', 'bench'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -94,6 +100,21 @@ async function runCase(c: Case): Promise<CaseResult> {
     bands: ['nir', 'red', 'green'], collection: 'sentinel-2-l2a', resolution: c.resolution, max_items: 1000,
     max_cloud_cover: 100, stac_api: stac.url, mask: [0, 1, 3, 8, 9, 10], harmonize: true,
   };
+  try {
+    return await measureJob(backend, stac, inputs, path.join(root, 'out'));
+  } finally {
+    await backend.close();
+    stac.close();
+    rmSync(root, { recursive: true, force: true });
+    if (c.backend === 'bullmq') {
+      const redis = new Redis(REDIS_URL);
+      await deleteKeys(redis, queuePrefix);
+      redis.disconnect();
+    }
+  }
+}
+
+async function measureJob(backend: JobBackend, stac: RemoteFixture, inputs: Record<string, unknown>, outputDir: string): Promise<CaseResult> {
   const job = newJobRecord('cloudless-mosaic', { inputs, response: 'document' });
   await backend.store.create(job);
   const fixtureCpuBefore = (await stac.counters()).cpuSeconds;
@@ -104,26 +125,17 @@ async function runCase(c: Case): Promise<CaseResult> {
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   if (final.status !== 'successful') throw new Error(`job ${final.status}: ${final.message}`);
-  const month = path.join(root, 'out', job.id, 'monthly-mosaic-2020-10', 'monthly-mosaic-2020-10.json');
+  const month = path.join(outputDir, job.id, 'monthly-mosaic-2020-10', 'monthly-mosaic-2020-10.json');
   const item = JSON.parse(readFileSync(month, 'utf8'));
   const [height, width] = item.properties['proj:shape'];
   const { assetBytes: bytesRead, assetRequests: requests, cpuSeconds: fixtureCpuSeconds } = await stac.counters();
-  const result = {
+  return {
     seconds, width, height,
     bytesRead, requests,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     fixtureCpuSeconds: fixtureCpuSeconds - fixtureCpuBefore,
   };
-  await backend.close();
-  stac.close();
-  rmSync(root, { recursive: true, force: true });
-  if (c.backend === 'bullmq') {
-    const redis = new Redis(REDIS_URL);
-    await deleteKeys(redis, queuePrefix);
-    redis.disconnect();
-  }
-  return result;
 }
 
 async function main(): Promise<void> {

@@ -59,11 +59,11 @@ describe('UnitPool (worker threads)', () => {
       thread: number;
       order: number;
     }
-    const where = (groups: string[]) =>
+    const where = (groups: string[], busyMs = 30) =>
       pool.map<{ busyMs: number }, Where>(
         { jobId: 'job-1', processId: 'units-demo', signal: new AbortController().signal },
         'where',
-        groups.map(() => ({ busyMs: 20 })),
+        groups.map(() => ({ busyMs })),
         undefined,
         { groups },
       );
@@ -74,20 +74,34 @@ describe('UnitPool (worker threads)', () => {
       return [...threads.values()].map((units) => units.sort((a, b) => a.order - b.order).map((unit) => unit.index));
     };
 
+    /** Both threads started and idle, so neither lags behind the other by its start-up. */
+    const warmUp = () => where(['warm-1', 'warm-2'], 100);
+
+    /** A thread's run: its own group from the front, then possibly units stolen from the back of the other. */
+    const expectOwnThenStolen = (run: number[], own: number[], other: number[]) => {
+      const ownPart = run.filter((index) => own.includes(index));
+      const stolen = run.slice(ownPart.length);
+      expect(run.slice(0, ownPart.length)).toEqual(own.slice(0, ownPart.length));
+      expect(stolen).toEqual([...other].reverse().slice(0, stolen.length));
+      return ownPart.length;
+    };
+
     it('keeps each thread on one group while it has units', async () => {
+      await warmUp();
       const groups = Array.from({ length: 12 }, (_, index) => (index % 2 === 0 ? 'a' : 'b'));
-      const threads = byThread(await where(groups)).sort((x, y) => x[0] - y[0]);
-      expect(threads).toEqual([
-        [0, 2, 4, 6, 8, 10],
-        [1, 3, 5, 7, 9, 11],
-      ]);
+      const a = [0, 2, 4, 6, 8, 10];
+      const b = [1, 3, 5, 7, 9, 11];
+      const [first, second] = byThread(await where(groups)).sort((x, y) => x[0] - y[0]);
+      expect([...first, ...second].sort((x, y) => x - y)).toEqual([...a, ...b].sort((x, y) => x - y));
+      // Each thread works through most of its own group before helping with the other one.
+      expect(expectOwnThenStolen(first, a, b)).toBeGreaterThanOrEqual(4);
+      expect(expectOwnThenStolen(second, b, a)).toBeGreaterThanOrEqual(4);
     });
 
     it('sends a thread whose group is done to the back of the largest group', async () => {
+      await warmUp();
       const groups = ['a', 'b', 'a', 'a', 'a', 'a', 'a', 'a', 'a'];
-      const threads = byThread(await where(groups)).sort((x, y) => x[0] - y[0]);
-      expect(threads).toHaveLength(2);
-      const [front, back] = threads;
+      const [front, back] = byThread(await where(groups)).sort((x, y) => x[0] - y[0]);
       expect(back[0]).toBe(1);
       const stolen = back.slice(1);
       expect(stolen.length).toBeGreaterThan(0);
@@ -97,9 +111,12 @@ describe('UnitPool (worker threads)', () => {
       expect([...front, ...stolen].sort((x, y) => x - y)).toEqual([0, 2, 3, 4, 5, 6, 7, 8]);
     });
 
-    it('rejects groups that do not match the payloads', () => {
-      const map = pool.map({ jobId: 'job-1', processId: 'units-demo', signal: new AbortController().signal }, 'where', [{ busyMs: 0 }], undefined, { groups: ['a', 'b'] });
-      return expect(map).rejects.toThrow('one group per payload');
+    it('rejects groups that do not give one string per payload', async () => {
+      const map = (groups: unknown[]) =>
+        pool.map({ jobId: 'job-1', processId: 'units-demo', signal: new AbortController().signal }, 'where', [{ busyMs: 0 }, { busyMs: 0 }], undefined, { groups: groups as string[] });
+      await expect(map(['a'])).rejects.toThrow('groups must give one string per payload');
+      await expect(map(['a', 3])).rejects.toThrow('groups must give one string per payload');
+      await expect(map(['a', 'a'])).resolves.toHaveLength(2);
     });
   });
 

@@ -305,4 +305,22 @@ describe('writeCog variants', () => {
     expect(() => encodeCog({ grid, dataType: 'uint8', bands: [new Uint8Array(100)] }, { tileSize: 100 })).toThrow('tile size 100');
     await expect(writeCog(path.join(directory, 'missing-dir', 'x.tif'), { grid, dataType: 'uint8', bands: [new Uint8Array(100)] })).rejects.toThrow('ENOENT');
   });
+
+  it('stops on an aborted signal, before or while writing, and leaves no file behind', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'cog-abort-'));
+    const grid = { epsg: 32631, transform: [0, 10, 0, 0, 0, -10] as GeoTransform, width: 2048, height: 2048 };
+    const input: CogInput = { grid, dataType: 'uint16', bands: [Uint16Array.from({ length: 2048 * 2048 }, (_, i) => i % 5000)] };
+    try {
+      const before = new AbortController();
+      before.abort(new Error('dismissed before'));
+      await expect(writeCog(path.join(folder, 'a.tif'), input, { signal: before.signal })).rejects.toThrow('dismissed before');
+      const during = new AbortController();
+      const writing = writeCog(path.join(folder, 'b.tif'), input, { signal: during.signal, concurrency: 1 });
+      setImmediate(() => during.abort(new Error('dismissed during')));
+      await expect(writing).rejects.toThrow('dismissed during');
+      expect(readdirSync(folder)).toEqual([]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
 });

@@ -96,6 +96,12 @@ describe('medianComposite', () => {
     }
   });
 
+  it('writes float layers into integer output as the typed array stores them, rounding only the even-count mean', () => {
+    const layers = [Float32Array.from([3.75, 1, 2]), Float32Array.from([0, 2, 3]), Float32Array.from([0, 4, 0])];
+    // Pixel 0: one value, 3.75 → stored as 3; pixel 1: 1, 2, 4 → 2; pixel 2: 2 and 3 → 2.5 → 3.
+    expect(Array.from(medianComposite(layers, { nodata: 0, out: new Uint16Array(3) }))).toEqual([3, 2, 3]);
+  });
+
   it('rejects layers, masks or output of different lengths', () => {
     expect(() => medianComposite([new Uint16Array(3), new Uint16Array(4)], { nodata: 0 })).toThrow('layers of different lengths');
     expect(() => medianComposite([new Uint16Array(3)], { nodata: 0, valid: [new Uint8Array(2)] })).toThrow('validity mask');

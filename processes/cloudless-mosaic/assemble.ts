@@ -42,10 +42,14 @@ export interface MonthOutput {
   collection: string;
 }
 
-/** Writes the month's data COG (and the RGBA visual for three bands) and returns its STAC item input. */
-export async function writeMonth(store: OutputStore, output: MonthOutput): Promise<MosaicItemInput> {
+/**
+ * Writes the month's data COG (and the RGBA visual for three bands) and returns its STAC item input. Once `signal`
+ * is aborted (the job dismissed) it creates nothing more in the job folder, which may already be gone.
+ */
+export async function writeMonth(store: OutputStore, output: MonthOutput, signal: AbortSignal): Promise<MosaicItemInput> {
   const paths = monthlyMosaicPaths(output.month);
   const bands = await readTiles(store, output.grid, output.bandNames.length, output.tiles);
+  signal.throwIfAborted();
   await mkdir(path.dirname(store.path(paths.data)), { recursive: true });
   await writeCog(store.path(paths.data), {
     grid: output.grid,
@@ -54,7 +58,7 @@ export async function writeMonth(store: OutputStore, output: MonthOutput): Promi
     nodata: NODATA,
     bandDescriptions: output.bandNames,
     overviewResampling: 'average',
-  });
+  }, { signal });
   const visual = bands.length === 3;
   if (visual) {
     const rgba = trueColor(bands[0], bands[1], bands[2], { nodata: NODATA });
@@ -66,7 +70,7 @@ export async function writeMonth(store: OutputStore, output: MonthOutput): Promi
       extraSampleAlpha: true,
       bandDescriptions: ['red', 'green', 'blue', 'alpha'],
       overviewResampling: 'nearest',
-    });
+    }, { signal });
   }
   return {
     month: output.month,

@@ -88,6 +88,7 @@ type Unit = ReturnType<typeof tilePayloads>[number];
 
 /** Writes one month's COGs from its units' tiles; undefined when no scene gave the month a valid pixel. */
 async function writeMonthOf(month: MonthGroup<Scene>, units: Unit[], results: TileResult[], grid: Grid, request: MosaicRequest, ctx: RunContext): Promise<MosaicItemInput | undefined> {
+  ctx.signal.throwIfAborted();
   const monthUnits = units.map((unit, index) => ({ ...unit, result: results[index] })).filter((unit) => unit.payload.month === month.month);
   const used = new Set(monthUnits.flatMap((unit) => unit.result.scenesUsed));
   const output: MonthOutput = {
@@ -100,8 +101,7 @@ async function writeMonthOf(month: MonthGroup<Scene>, units: Unit[], results: Ti
     collection: request.collection,
   };
   if (output.sources.length === 0) return undefined;
-  ctx.signal.throwIfAborted();
-  return writeMonth(ctx.store, output);
+  return writeMonth(ctx.store, output, ctx.signal);
 }
 
 async function run(inputs: Record<string, unknown>, ctx: RunContext) {
@@ -119,7 +119,8 @@ async function run(inputs: Record<string, unknown>, ctx: RunContext) {
   const units = tilePayloads(months, grid, request, signing);
   ctx.progress(SEARCH_DONE, `${items.length} scenes in ${months.length} month(s): ${units.length} work units on a ${grid.width} × ${grid.height} grid`);
 
-  // A month's COGs are written as soon as its last unit is done, while the other months are still compositing.
+  // A month's COGs are written as soon as its last unit is done, while the other months are still compositing;
+  // one month at a time, since each holds its full-grid bands while they are encoded.
   const results = new Array<TileResult>(units.length);
   const unitsLeft = new Map<string, number>();
   for (const unit of units) unitsLeft.set(unit.payload.month, (unitsLeft.get(unit.payload.month) ?? 0) + 1);
@@ -127,12 +128,19 @@ async function run(inputs: Record<string, unknown>, ctx: RunContext) {
   let stepsDone = 0;
   const step = (message: string) => ctx.progress(SEARCH_DONE + ((WRITTEN - SEARCH_DONE) * ++stepsDone) / steps, message);
   const writes = new Map<string, Promise<MosaicItemInput | undefined>>();
+  let lastWrite: Promise<unknown> = Promise.resolve();
+  let writeFailure: { error: unknown } | undefined;
   const writeWhenComplete = (month: MonthGroup<Scene>) => {
-    const write = writeMonthOf(month, units, results, grid, request, ctx).then((item) => {
+    const write = lastWrite.then(async () => {
+      if (writeFailure) throw writeFailure.error;
+      const item = await writeMonthOf(month, units, results, grid, request, ctx);
       step(`wrote monthly-mosaic-${month.month}`);
       return item;
     });
-    write.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
+    write.catch((error: unknown) => {
+      writeFailure ??= { error };
+    });
+    lastWrite = write.catch(() => undefined);
     writes.set(month.month, write);
   };
   try {
@@ -140,6 +148,8 @@ async function run(inputs: Record<string, unknown>, ctx: RunContext) {
       'tile',
       units.map((unit) => unit.payload),
       (index, result) => {
+        // A failed write fails the job now: throwing here cancels the units still queued or running.
+        if (writeFailure) throw writeFailure.error;
         results[index] = result;
         const { month, label } = units[index].payload;
         step(`composited ${label}`);
@@ -149,8 +159,8 @@ async function run(inputs: Record<string, unknown>, ctx: RunContext) {
       { groups: units.map((unit) => unit.payload.month) }, // a month's units share its scenes' source tiles
     );
   } finally {
-    // Nothing may still be writing into the job folder when a failed or dismissed job's outputs are removed.
-    await Promise.allSettled(writes.values());
+    // Let a write in progress end (on abort it stops between tiles) before a failure or dismissal goes up.
+    await lastWrite;
   }
   const mosaicItems: MosaicItemInput[] = [];
   for (const month of months) {

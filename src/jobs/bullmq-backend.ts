@@ -6,7 +6,7 @@ import type { ProcessRegistry } from '../ogc/registry';
 import type { CallbackOptions } from './callbacks';
 import { removeJobOutputs } from './output-store';
 import { RedisJobStore } from './redis-store';
-import { dismissalPatch, isFinal, type UnitMapRequest, type UnitMapper } from './runner';
+import { checkMapOptions, dismissalPatch, isFinal, type UnitMapRequest, type UnitMapper } from './runner';
 import type { JobBackend, JobRecord } from './types';
 import { abortError } from '../abort';
 
@@ -131,8 +131,14 @@ export class BullmqUnitDispatcher {
     return new BullmqUnitDispatcher(options.registry, queue, events, options.connection, options.prefix);
   }
 
-  /** Locality groups (`MapOptions.groups`) are not used: units are queued in payload order, which keeps a group's units together. */
-  readonly mapper: UnitMapper = (request) => (unit, payloads, onUnitDone) => this.map(request, unit, payloads, onUnitDone);
+  /**
+   * Locality groups (`MapOptions.groups`) are checked but not used: units are queued in payload order and workers
+   * take them first come, first served.
+   */
+  readonly mapper: UnitMapper = (request) => async (unit, payloads, onUnitDone, options) => {
+    checkMapOptions(payloads.length, options);
+    return this.map(request, unit, payloads, onUnitDone);
+  };
 
   async map<P, R>(
     request: UnitMapRequest,

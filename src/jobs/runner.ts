@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ProcessRegistry } from '../ogc/registry';
-import type { ProcessOutputs, RunContext } from '../ogc/process';
+import type { MapOptions, ProcessOutputs, RunContext } from '../ogc/process';
 import type { CallbackDispatcher } from './callbacks';
 import { jobOutputStore } from './output-store';
 import type { JobException, JobRecord, JobStore, StoredExecuteRequest } from './types';
@@ -26,6 +26,14 @@ export interface RunJobDeps {
   /** Minimum time between two progress writes; the last value is always written. Default 250 ms (≤ 4 writes/s). */
   progressIntervalMs?: number;
   log?: (message: string) => void;
+}
+
+/** Both backends' check of `ctx.map` options: one group, a string, per payload. */
+export function checkMapOptions(payloadCount: number, options: MapOptions | undefined): void {
+  const groups = options?.groups;
+  if (groups && (groups.length !== payloadCount || !groups.every((group) => typeof group === 'string'))) {
+    throw new Error('map: groups must give one string per payload');
+  }
 }
 
 export const FINAL_STATUSES: ReadonlySet<JobRecord['status']> = new Set(['successful', 'failed', 'dismissed']);

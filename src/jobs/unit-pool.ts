@@ -4,7 +4,7 @@ import { parentPort, Worker, workerData } from 'node:worker_threads';
 import type { MapOptions, ProcessPlugin, UnitContext } from '../ogc/process';
 import { loadPlugin, type ProcessRegistry } from '../ogc/registry';
 import { jobOutputStore } from './output-store';
-import type { UnitMapRequest, UnitMapper } from './runner';
+import { checkMapOptions, type UnitMapRequest, type UnitMapper } from './runner';
 import { abortError } from '../abort';
 
 type UnitFunction = NonNullable<ProcessPlugin['units']>[string];
@@ -171,7 +171,7 @@ export class UnitPool {
   ): Promise<R[]> {
     return new Promise<R[]>((resolve, reject) => {
       if (this.closed) throw new Error('unit pool closed');
-      if (options.groups && options.groups.length !== payloads.length) throw new Error('map: one group per payload');
+      checkMapOptions(payloads.length, options);
       request.signal.throwIfAborted();
       unitOf(this.options.registry.get(request.processId), request.processId, unit);
       const modulePath = this.options.registry.moduleOf(request.processId);
@@ -192,8 +192,8 @@ export class UnitPool {
       const queued = new Map<string, QueuedUnit[]>();
       this.waiting.set(batch, queued);
       payloads.forEach((payload, index) => {
-        // Ungrouped units are groups of one, taken in order.
-        const group = options.groups?.[index] ?? `#${index}`;
+        // Ungrouped units are groups of one, taken in order (their keys cannot meet a caller's: all or none are given).
+        const group = options.groups ? options.groups[index] : `#${index}`;
         if (!queued.has(group)) queued.set(group, []);
         queued.get(group)!.push({
           batch,
@@ -254,7 +254,11 @@ export class UnitPool {
     }
   }
 
-  /** Round robin over batches: the first batch gives one unit and moves to the back of the line. */
+  /**
+   * Round robin over batches: the first batch gives one unit and moves to the back of the line. Fairness between
+   * jobs comes first: with two batches waiting, a thread alternates between them and its affinity only holds
+   * within each.
+   */
   private nextUnit(worker: Worker): QueuedUnit {
     const [batch, groups] = this.waiting.entries().next().value as [Batch, Map<string, QueuedUnit[]>];
     const choice = this.groupFor(worker, batch, groups);

@@ -36,6 +36,8 @@ export interface CogOptions {
   bigTiff?: 'auto' | boolean;
   /** Tiles compressed at once on libuv's thread pool by writeCog (default 8). */
   concurrency?: number;
+  /** writeCog stops between tiles once this is aborted, and leaves no file behind. */
+  signal?: AbortSignal;
 }
 
 
@@ -268,7 +270,12 @@ const deflateAsync = promisify(deflate);
  * Compresses tiles in file order, up to `concurrency` at once on libuv's thread pool while this thread cuts
  * and predicts the next ones; `consume` receives them in order.
  */
-async function compressInOrder(plan: CogPlan, concurrency: number, consume: (task: TileTask, data: Uint8Array) => Promise<void>): Promise<void> {
+async function compressInOrder(
+  plan: CogPlan,
+  concurrency: number,
+  signal: AbortSignal | undefined,
+  consume: (task: TileTask, data: Uint8Array) => Promise<void>,
+): Promise<void> {
   const inFlight: Promise<Uint8Array>[] = [];
   let next = 0;
   const start = (): void => {
@@ -276,10 +283,17 @@ async function compressInOrder(plan: CogPlan, concurrency: number, consume: (tas
     inFlight.push(deflateAsync(predicted(plan, task), { level: plan.deflateLevel }));
   };
   while (next < plan.tasks.length && inFlight.length < concurrency) start();
-  for (let done = 0; done < plan.tasks.length; done++) {
-    const data = await inFlight.shift()!;
-    if (next < plan.tasks.length) start();
-    await consume(plan.tasks[done], data);
+  try {
+    for (let done = 0; done < plan.tasks.length; done++) {
+      const data = await inFlight.shift()!;
+      signal?.throwIfAborted();
+      if (next < plan.tasks.length) start();
+      await consume(plan.tasks[done], data);
+    }
+  } catch (error) {
+    // Compressions still running are abandoned; their outcome no longer matters.
+    for (const pending of inFlight) pending.catch(() => undefined);
+    throw error;
   }
 }
 
@@ -291,7 +305,7 @@ export async function writeCog(path: string, input: CogInput, options: CogOption
   const temporary = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   const file = await open(temporary, 'w');
   try {
-    await compressInOrder(plan, options.concurrency ?? 8, async (task, data) => {
+    await compressInOrder(plan, options.concurrency ?? 8, options.signal, async (task, data) => {
       const { position, leader, trailer } = ledger.add(task, data);
       await file.writev([leader, data, trailer], position);
     });
@@ -299,6 +313,7 @@ export async function writeCog(path: string, input: CogInput, options: CogOption
     if (front.length !== frontLength) throw new Error('COG header length changed between passes');
     await file.write(front, 0, front.length, 0);
     await file.close();
+    options.signal?.throwIfAborted();
     await rename(temporary, path);
   } catch (error) {
     await file.close().catch(() => undefined);

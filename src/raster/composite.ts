@@ -40,6 +40,8 @@ type MedianKernel = (
 ) => void;
 
 const kernels = new Map<string, MedianKernel>();
+/** Kernels kept; a process meets few shapes (scene counts of its tiles), the oldest goes first beyond this. */
+const MAX_KERNELS = 64;
 
 /**
  * The median loop is generated once per shape (scene count, which scenes have masks, element type): with one
@@ -52,6 +54,7 @@ function medianKernel(layers: ArrayLike<number>[], masks: (Uint8Array | undefine
   let kernel = kernels.get(key);
   if (!kernel) {
     kernel = compileMedianKernel(layers.length, masks.map(Boolean), integerOutput, integerLayers);
+    if (kernels.size >= MAX_KERNELS) kernels.delete(kernels.keys().next().value!);
     kernels.set(key, kernel);
   }
   return kernel;
@@ -73,7 +76,9 @@ function compileMedianKernel(scenes: number, masked: boolean[], integerOutput: b
   }
   const lower = 'sorted[1 + ((n - 1) >> 1)]';
   const upper = 'sorted[1 + (n >> 1)]';
-  const middle = !integerOutput ? `(${lower} + ${upper}) / 2` : integerLayers ? `(${lower} + ${upper} + 1) >> 1` : `Math.floor((${lower} + ${upper}) / 2 + 0.5)`;
+  // Integer layers: (a + b + 1) >> 1 is a for an odd count (lower = upper) and the mean rounded half up otherwise.
+  const evenMean = integerOutput ? `Math.floor((${lower} + ${upper}) / 2 + 0.5)` : `(${lower} + ${upper}) / 2`;
+  const middle = integerLayers && integerOutput ? `(${lower} + ${upper} + 1) >> 1` : `n & 1 ? ${upper} : ${evenMean}`;
   lines.push(`  out[p] = n === 0 ? nodata : ${middle};`, '}');
   return new Function('layers', 'masks', 'nodata', 'out', 'start', 'end', lines.join('\n')) as MedianKernel;
 }
