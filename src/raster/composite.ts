@@ -26,7 +26,8 @@ export function medianComposite(layers: ArrayLike<number>[], options: MedianOpti
   if (masks.some((mask) => mask !== undefined && mask.length !== length)) throw new Error('validity mask of a different length');
   const out = options.out ?? (layers[0] instanceof Float32Array ? new Float32Array(length) : new Uint16Array(length));
   if (out.length !== length) throw new Error('output of a different length');
-  medianRange(layers, masks, options.nodata, out, Math.max(0, options.start ?? 0), Math.min(length, options.end ?? length));
+  const kernel = medianKernel(layers, masks, !(out instanceof Float32Array));
+  kernel(layers, masks, options.nodata, out, Math.max(0, options.start ?? 0), Math.min(length, options.end ?? length));
   return out;
 }
 
@@ -81,17 +82,6 @@ function compileMedianKernel(scenes: number, masked: boolean[], integerOutput: b
   const middle = integerLayers && integerOutput ? `(${lower} + ${upper} + 1) >> 1` : `n & 1 ? ${upper} : ${evenMean}`;
   lines.push(`  out[p] = n === 0 ? nodata : ${middle};`, '}');
   return new Function('layers', 'masks', 'nodata', 'out', 'start', 'end', lines.join('\n')) as MedianKernel;
-}
-
-function medianRange(
-  layers: ArrayLike<number>[],
-  masks: (Uint8Array | undefined)[],
-  nodata: number,
-  out: Uint16Array | Float32Array,
-  start: number,
-  end: number,
-): void {
-  medianKernel(layers, masks, !(out instanceof Float32Array))(layers, masks, nodata, out, start, end);
 }
 
 /** 1 where the scene classification is usable: not one of `maskedClasses` and not `sclNodata` (default 0). */
