@@ -51,7 +51,7 @@ interface SceneLayers {
  * Units already run one per core, so each decodes on its own thread (no decode pool behind it). The units of
  * a month share source tiles, the pool keeps a thread on one month, and tiles come in serpentine order, so a
  * cache that holds about one row of a month's source tiles reads each one about once (the 10 m bench job:
- * 1.4× the unique bytes at 128 MiB, 1.6× at 96, 1.07× at 192 with more memory).
+ * 1.3× the unique bytes at 128 MiB, 1.5× at 96, 1.07× at 192 with more memory, on one thread).
  */
 const unitTileCache = new TileCache(Number(process.env.UNIT_TILE_CACHE_MB || 128) * 2 ** 20);
 
