@@ -1,4 +1,4 @@
-import { createApproxTransformer, DEFAULT_MAX_ERROR, type PointTransform, type RowTransform } from './approx-transformer';
+import { createApproxTransformer, DEFAULT_MAX_ERROR, type PointTransform } from './approx-transformer';
 import { transformer } from './crs';
 import { allocateRaster } from './cog-reader';
 import type { DataType, GeoTransform, Grid, Resampling, TypedArrayOf } from './types';
@@ -55,17 +55,6 @@ export function gridToSourcePixels(grid: Grid, sourceEpsg: number, sourceGeoTran
   };
 }
 
-/** Per output row: source-level pixel coordinates of every output pixel centre (NaN where untransformable). */
-function rowMapper(approx: RowTransform, width: number): (row: number, xs: Float64Array, ys: Float64Array) => void {
-  return (row, xs, ys) => {
-    for (let i = 0; i < width; i++) {
-      xs[i] = i + 0.5;
-      ys[i] = row + 0.5;
-    }
-    approx(xs, ys, width);
-  };
-}
-
 function isNodataTest(nodata: number | undefined): (value: number) => boolean {
   if (nodata === undefined) return () => false;
   if (Number.isNaN(nodata)) return (value) => value !== value;
@@ -117,13 +106,20 @@ export function warp(source: WarpSource, grid: Grid, options: WarpOptions = {}):
   return output;
 }
 
-/** Calls `visit` with the source-level pixel coordinates of every output pixel centre, row by row. */
+/**
+ * Calls `visit` with the source-level pixel coordinates of every output pixel centre (NaN where untransformable),
+ * row by row.
+ */
 function forEachMappedRow(exact: PointTransform, grid: Grid, maxError: number, visit: (row: number, xs: Float64Array, ys: Float64Array) => void): void {
-  const mapRow = rowMapper(createApproxTransformer(exact, maxError), grid.width);
+  const approx = createApproxTransformer(exact, maxError);
   const xs = new Float64Array(grid.width);
   const ys = new Float64Array(grid.width);
   for (let row = 0; row < grid.height; row++) {
-    mapRow(row, xs, ys);
+    for (let i = 0; i < grid.width; i++) {
+      xs[i] = i + 0.5;
+      ys[i] = row + 0.5;
+    }
+    approx(xs, ys, grid.width);
     visit(row, xs, ys);
   }
 }
